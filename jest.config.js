@@ -1,0 +1,28 @@
+// Three layers, one command. Files run serially (`--runInBand` in npm test: 2 cores, real servers),
+// in layer order: unit tests, then time-skipping workflow tests, then dev-server integration tests.
+const base = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  testSequencer: '<rootDir>/test/setup/layer-sequencer.js',
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...base,
+      displayName: 'workflows',
+      testMatch: ['<rootDir>/test/workflows/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/servers-setup.ts',
+    },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/setup/dev-server-setup.ts',
+      globalTeardown: '<rootDir>/test/setup/dev-server-teardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,105 @@
+// Activities: thin adapters over the ports. Workflows import their *types* only.
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../domain/gates';
+import type { ErrorType } from '../domain/release';
+import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow } from './ports';
+
+export type { RouteSpec } from './ports';
+
+function fail(type: ErrorType, message: string, nonRetryable = false): never {
+  throw ApplicationFailure.create({ type, message, nonRetryable });
+}
+
+/** Two routes say the same thing to a user: same served weights, same shadow. */
+export function sameRoute(a: RouteSpec, b: RouteSpec): boolean {
+  const served = (r: RouteSpec) =>
+    r.variants
+      .map((v) => `${v.version}=${v.weight}`)
+      .sort()
+      .join(',');
+  const shadow = (r: RouteSpec) => (r.shadow ? `${r.shadow.version}@${r.shadow.sampleRate}` : '-');
+  return a.mode === b.mode && served(a) === served(b) && shadow(a) === shadow(b);
+}
+
+export function createActivities(ports: Ports) {
+  return {
+    /** The champion (manifest's or the registry's) and the model's last rollback. */
+    async resolveContext(q: { model: string; champion?: string }): Promise<{ champion: string; lastRollbackAt: number | null }> {
+      const champion = q.champion ?? (await ports.registry.getAlias(q.model, 'champion'));
+      if (!champion) {
+        fail('NotFound', `model ${q.model} has no champion: name one in the manifest or set the registry's champion alias`, true);
+      }
+      return { champion, lastRollbackAt: await ports.registry.lastRollbackAt(q.model) };
+    },
+
+    /**
+     * Sets the route, then reads it back: returns only once the router really serves it. A router that
+     * shows a newer generation of the same release has moved on, which is not an error here.
+     */
+    async applyRoute(route: RouteSpec): Promise<RouteSpec> {
+      try {
+        await ports.router.apply(route);
+      } catch (err) {
+        fail('RouterUnavailable', `router did not take generation ${route.generation}: ${(err as Error).message}`);
+      }
+      const applied = await ports.router.read(route.model).catch((err: Error) =>
+        fail('RouterUnavailable', `router read-back failed: ${err.message}`),
+      );
+      const verified =
+        applied !== null &&
+        (sameRoute(applied, route) || (applied.releaseId === route.releaseId && applied.generation > route.generation));
+      if (!verified) {
+        fail(
+          'RouteNotVerified',
+          `router reads back ${applied ? `generation ${applied.generation} of ${applied.releaseId}` : 'no route'}, not generation ${route.generation}`,
+        );
+      }
+      return applied;
+    },
+
+    async checkHealth(q: { model: string; version: string }): Promise<boolean> {
+      return ports.router.healthy(q.model, q.version);
+    },
+
+    async measureVariant(q: { model: string; version: string } & TimeWindow): Promise<VariantStats> {
+      return VariantStats.parse(await ports.metrics.variantStats(q.model, q.version, { from: q.from, to: q.to }));
+    },
+
+    async analyzeShadow(q: { model: string; champion: string; candidate: string } & TimeWindow): Promise<ShadowReport> {
+      return ShadowReport.parse(await ports.shadow.analyze(q));
+    },
+
+    async evaluateOffline(q: { model: string; champion: string; candidate: string; dataset?: string }): Promise<EvaluationReport> {
+      Context.current().heartbeat('evaluating');
+      return EvaluationReport.parse(await ports.evaluator.evaluate(q));
+    },
+
+    async smokeTest(q: { model: string; version: string; requests: number }): Promise<SmokeReport> {
+      return SmokeReport.parse(await ports.evaluator.smoke(q));
+    },
+
+    async setAlias(q: { model: string; alias: string; version: string | null }): Promise<void> {
+      await ports.registry.setAlias(q.model, q.alias, q.version);
+    },
+
+    async getAlias(q: { model: string; alias: string }): Promise<string | null> {
+      return ports.registry.getAlias(q.model, q.alias);
+    },
+
+    async recordOutcome(q: { model: string; version: string } & ReleaseOutcomeRecord): Promise<void> {
+      const { model, version, ...record } = q;
+      await ports.registry.recordOutcome(model, version, record);
+    },
+
+    async archiveVersion(q: { model: string; version: string }): Promise<void> {
+      await ports.registry.archive(q.model, q.version);
+    },
+
+    async notify(n: Notification): Promise<void> {
+      await ports.notifier.notify(n);
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

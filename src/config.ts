@@ -1,0 +1,56 @@
+// The worker's configuration: one schema, parsed once at start-up, frozen, passed down.
+// Nothing else reads process.env.
+import { z } from 'zod';
+import { TASK_QUEUE } from './constants';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', ''])
+  .transform((v) => v === 'true' || v === '1');
+
+export const WorkerEnvSchema = z.object({
+  /** Temporal frontend address. Default `localhost:7233`. */
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').default('localhost:7233'),
+  /** Temporal namespace. Default `default`. */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Task queue the release workflows and activities run on. Default `model-rollout`. */
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default(TASK_QUEUE),
+  /** Connect with TLS (Temporal Cloud). Default false; implied by an API key. */
+  TEMPORAL_TLS: bool.default(false),
+  /** API key for Temporal Cloud. Default none. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** pino log level. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where local state lives (dev server SQLite file, embedded router and registry). Default `./data`. */
+  MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
+});
+
+export type WorkerConfig = Readonly<{
+  temporal: Readonly<{ address: string; namespace: string; taskQueue: string; tls: boolean; apiKey?: string }>;
+  logLevel: z.infer<typeof WorkerEnvSchema>['LOG_LEVEL'];
+  dataDir: string;
+}>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; a bad value stops start-up with a message naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = WorkerEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    temporal: Object.freeze({
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
+      apiKey: e.TEMPORAL_API_KEY,
+    }),
+    logLevel: e.LOG_LEVEL,
+    dataDir: e.MODEL_ROLLOUT_DATA_DIR,
+  });
+}

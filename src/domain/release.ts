@@ -1,0 +1,190 @@
+// The release's closed vocabularies and the shapes that leave the workflow (status, result, timeline).
+// Imports nothing but zod and siblings, so it bundles into workflow code.
+import { z } from 'zod';
+import type { GateResult } from './gates';
+import type { PlanStep } from './manifest';
+
+export const Phase = z.enum([
+  'pending',
+  'evaluating',
+  'shadowing',
+  'warming',
+  'smoke-testing',
+  'canary',
+  'awaiting-approval',
+  'promoting',
+  'watching',
+  'retiring',
+  'rolling-back',
+  // final
+  'promoted',
+  'rolled-back',
+  'rejected',
+  'aborted',
+  'failed',
+]);
+export type Phase = z.infer<typeof Phase>;
+
+export const Outcome = z.enum(['promoted', 'rolled-back', 'rejected', 'aborted', 'failed']);
+export type Outcome = z.infer<typeof Outcome>;
+
+export const FINAL_PHASES: readonly Phase[] = Outcome.options;
+
+export const RollbackTrigger = z.enum([
+  'evaluation-failed',
+  'shadow-failed',
+  'smoke-failed',
+  'warm-failed',
+  'gate-breach',
+  'watch-breach',
+  'insufficient-data',
+  'approval-timeout',
+  'pause-timeout',
+  'rejected',
+  'manual-abort',
+  'error',
+]);
+export type RollbackTrigger = z.infer<typeof RollbackTrigger>;
+
+/** The outcome each trigger ends a release with. */
+export function outcomeOf(trigger: RollbackTrigger): Outcome {
+  switch (trigger) {
+    case 'rejected':
+      return 'rejected';
+    case 'manual-abort':
+      return 'aborted';
+    case 'error':
+      return 'failed';
+    default:
+      return 'rolled-back';
+  }
+}
+
+export const Action = z.enum(['approve', 'reject', 'abort', 'pause', 'resume', 'promote']);
+export type Action = z.infer<typeof Action>;
+
+/** Payload of every human action, signal or update: who, and why. */
+export const ActionPayload = z.object({
+  by: z.string().trim().min(1, 'who is acting: "by" must name a person or system').max(128),
+  reason: z.string().max(2000).default(''),
+});
+export type ActionPayload = z.infer<typeof ActionPayload>;
+export type ActionPayloadInput = z.input<typeof ActionPayload>;
+
+export interface ActionAck {
+  accepted: true;
+  action: Action;
+  phase: Phase;
+  message: string;
+}
+
+export const ErrorType = z.enum([
+  'InvalidManifest',
+  'InvalidAction',
+  'ReleaseConflict',
+  'RouterUnavailable',
+  'RouteNotVerified',
+  'BackendUnavailable',
+  'BadBackendResponse',
+  'NotFound',
+]);
+export type ErrorType = z.infer<typeof ErrorType>;
+
+export const TimelineType = z.enum([
+  'started',
+  'step-started',
+  'step-completed',
+  'traffic',
+  'measurement',
+  'action',
+  'action-ignored',
+  'approval-requested',
+  'approval-reminder',
+  'approval-paged',
+  'rollback-started',
+  'compensation',
+  'compensation-retry',
+  'rollback-completed',
+  'notification-failed',
+  'continued-as-new',
+  'completed',
+]);
+
+export interface TimelineEntry {
+  /** ISO time. */
+  at: string;
+  type: z.infer<typeof TimelineType>;
+  message: string;
+  step?: number;
+  by?: string;
+  reason?: string;
+  data?: unknown;
+  /** Identical consecutive measurements are merged: how many, and the last one's time. */
+  count?: number;
+  lastAt?: string;
+}
+
+export interface Traffic {
+  /** Share of live traffic the candidate serves. */
+  candidatePercent: number;
+  mode: 'weighted' | 'cohort';
+  /** Share of requests mirrored to the candidate, 0 when no shadow. */
+  shadowSampleRate: number;
+  /** The previous version is still behind the router, ready for instant rollback. */
+  previousWarm: boolean;
+}
+
+export interface PendingApproval {
+  step: number;
+  reason: string;
+  approvers: string[];
+  requestedAt: string;
+  deadline: string;
+  onTimeout: 'abort' | 'hold';
+  held: boolean;
+}
+
+export interface RollbackRecord {
+  trigger: RollbackTrigger;
+  by?: string;
+  reason: string;
+  startedAt: string;
+  /** When traffic was verified back on the champion. */
+  trafficRestoredAt?: string;
+  completedAt?: string;
+  /** The measurements that caused it, if a gate did. */
+  evidence: GateResult[];
+  /** Requests the candidate served during the release. */
+  impact: { candidateRequests: number | null; candidateErrors: number | null };
+  compensationFailures: string[];
+}
+
+export interface ReleaseStatus {
+  releaseId: string;
+  model: string;
+  candidate: string;
+  champion: string;
+  strategy: string;
+  blastRadius: string;
+  phase: Phase;
+  outcome: Outcome | null;
+  stepIndex: number;
+  plan: { kind: PlanStep['kind']; description: string }[];
+  traffic: Traffic;
+  gates: Record<string, GateResult & { at: string }>;
+  pendingApproval: PendingApproval | null;
+  paused: { by: string; reason: string; since: string; deadline: string } | null;
+  /** When the release next moves on its own (end of a bake, next measurement, a deadline). */
+  nextTransitionAt: string | null;
+  startedAt: string;
+  updatedAt: string;
+  rollback: RollbackRecord | null;
+  timeline: TimelineEntry[];
+  /** Runs of the workflow so far (continue-as-new keeps history bounded). */
+  run: number;
+}
+
+export interface ReleaseResult {
+  outcome: Outcome;
+  status: ReleaseStatus;
+}

@@ -1,0 +1,1081 @@
+// One model release: one durable workflow walking its plan. Decisions are pure functions (src/domain);
+// this file sequences them with timers, activities and messages.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ContinueAsNew,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, RouteSpec } from '../activities';
+import { SearchAttributes } from '../constants';
+import {
+  canaryGates,
+  evaluationGates,
+  watchGates,
+  shadowGates,
+  smokeGate,
+  verdict,
+  type GateOutcome,
+  type GateResult,
+  type VariantStats,
+} from '../domain/gates';
+import { ManifestError, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
+import { describeStep, expandPlan } from '../domain/plan';
+import {
+  Action,
+  ActionPayload,
+  outcomeOf,
+  type ActionAck,
+  type ActionPayloadInput,
+  type Outcome,
+  type PendingApproval,
+  type Phase,
+  type ReleaseResult,
+  type ReleaseStatus,
+  type RollbackRecord,
+  type RollbackTrigger,
+  type TimelineEntry,
+} from '../domain/release';
+
+// ---------------------------------------------------------------------------------------------------------
+// Messages
+
+/** Signals: plain JSON payloads `{"by": "...", "reason": "..."}`, for the official `temporal` CLI. */
+export const actionSignals = {
+  approve: defineSignal<[ActionPayloadInput]>('approve'),
+  reject: defineSignal<[ActionPayloadInput]>('reject'),
+  abort: defineSignal<[ActionPayloadInput]>('abort'),
+  pause: defineSignal<[ActionPayloadInput]>('pause'),
+  resume: defineSignal<[ActionPayloadInput]>('resume'),
+  promote: defineSignal<[ActionPayloadInput]>('promote'),
+} as const satisfies Record<Action, unknown>;
+
+/** The same actions as updates: accepted or rejected on the spot, with the workflow's reason. */
+export const actionUpdates = {
+  approve: defineUpdate<ActionAck, [ActionPayloadInput]>('approve'),
+  reject: defineUpdate<ActionAck, [ActionPayloadInput]>('reject'),
+  abort: defineUpdate<ActionAck, [ActionPayloadInput]>('abort'),
+  pause: defineUpdate<ActionAck, [ActionPayloadInput]>('pause'),
+  resume: defineUpdate<ActionAck, [ActionPayloadInput]>('resume'),
+  promote: defineUpdate<ActionAck, [ActionPayloadInput]>('promote'),
+} as const satisfies Record<Action, unknown>;
+
+export const statusQuery = defineQuery<ReleaseStatus>('status');
+
+// ---------------------------------------------------------------------------------------------------------
+// Input and carried state
+
+export interface ReleaseWorkflowOptions {
+  /** Continue-as-new once a run's history passes this many events, or when the server suggests it. */
+  historyEventLimit?: number;
+}
+
+export interface ReleaseWorkflowInput {
+  /** The release manifest as written (YAML parsed to JSON); validated again at the workflow's first line. */
+  manifest: unknown;
+  /** Who started the release. */
+  requestedBy?: string;
+  options?: ReleaseWorkflowOptions;
+  /** Set by continue-as-new only. */
+  carried?: CarriedState;
+}
+
+type Compensation =
+  | { kind: 'restoreTraffic' }
+  | { kind: 'disableShadow' }
+  | { kind: 'restoreAlias'; alias: string; version: string | null };
+
+interface StepProgress {
+  startedAt: number;
+  pausedMs: number;
+  consecutiveFailures: number;
+  lastOutcome: GateOutcome | null;
+  lastResults: GateResult[];
+  lastMeasuredAt: number | null;
+  /** Active (unpaused) time into the step at the last measurement. */
+  lastMeasuredElapsed: number;
+  reminderSent: boolean;
+}
+
+interface CarriedState {
+  releaseId: string;
+  requestedBy: string;
+  startedAt: number;
+  run: number;
+  champion: string;
+  plan: PlanStep[];
+  stepIndex: number;
+  step: StepProgress | null;
+  phase: Phase;
+  generation: number;
+  route: RouteSpec | null;
+  compensations: Compensation[];
+  gates: ReleaseStatus['gates'];
+  pendingApproval: PendingApproval | null;
+  paused: (NonNullable<ReleaseStatus['paused']> & { sinceMs: number }) | null;
+  decision: { action: 'approve' | 'reject'; payload: ActionPayload } | null;
+  promote: ActionPayload | null;
+  abort: ActionPayload | null;
+  baseline: VariantStats | null;
+  nextTransitionAt: number | null;
+  timeline: TimelineEntry[];
+  rollback: RollbackRecord | null;
+  outcome: Outcome | null;
+}
+
+/** A decision to roll back, carried up the stack to the one place that runs compensations. */
+class RollbackRequested extends Error {
+  constructor(
+    readonly trigger: RollbackTrigger,
+    readonly reason: string,
+    readonly evidence: GateResult[] = [],
+    readonly by?: string,
+  ) {
+    super(`${trigger}: ${reason}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Activities
+
+const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+/** Router writes: a few quick tries per call; the workflow loops around them so the status shows the outage. */
+const routeActs = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+});
+const evalActs = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+});
+const notifyActs = proxyActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<ReleaseResult> {
+  let manifest: ReleaseManifest;
+  try {
+    manifest = parseManifest(input.manifest);
+  } catch (err) {
+    if (err instanceof ManifestError) {
+      throw ApplicationFailure.create({ type: 'InvalidManifest', message: err.message, nonRetryable: true, details: [err.issues] });
+    }
+    throw err;
+  }
+  const release = new Release(manifest, input);
+  release.registerHandlers();
+  return release.run();
+}
+
+class Release {
+  private readonly s: CarriedState;
+  private readonly fresh: boolean;
+  private forward: CancellationScope | null = null;
+  private published = '';
+
+  constructor(
+    private readonly m: ReleaseManifest,
+    private readonly input: ReleaseWorkflowInput,
+  ) {
+    this.fresh = !input.carried;
+    this.s = input.carried ?? {
+      releaseId: `${workflowInfo().workflowId}/${workflowInfo().firstExecutionRunId}`,
+      requestedBy: input.requestedBy ?? 'unknown',
+      startedAt: Date.now(),
+      run: 1,
+      champion: m.champion ?? '',
+      plan: [],
+      stepIndex: 0,
+      step: null,
+      phase: 'pending',
+      generation: 0,
+      route: null,
+      compensations: [],
+      gates: {},
+      pendingApproval: null,
+      paused: null,
+      decision: null,
+      promote: null,
+      abort: null,
+      baseline: null,
+      nextTransitionAt: null,
+      timeline: [],
+      rollback: null,
+      outcome: null,
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------ messages
+
+  registerHandlers(): void {
+    setHandler(statusQuery, () => this.status());
+    for (const action of Action.options) {
+      setHandler(actionSignals[action], (raw) => {
+        const parsed = ActionPayload.safeParse(raw);
+        if (!parsed.success) {
+          this.note({ type: 'action-ignored', message: `${action} ignored: ${parsed.error.issues[0]?.message}` });
+          return;
+        }
+        const refusal = this.refusal(action, parsed.data);
+        if (refusal !== undefined) {
+          this.note({ type: 'action-ignored', message: `${action} ignored: ${refusal}`, by: parsed.data.by, reason: parsed.data.reason });
+          return;
+        }
+        this.apply(action, parsed.data);
+      });
+      setHandler(actionUpdates[action], (raw) => this.apply(action, ActionPayload.parse(raw)), {
+        validator: (raw) => {
+          const payload = ActionPayload.parse(raw);
+          const refusal = this.refusal(action, payload);
+          if (refusal !== undefined) throw new Error(refusal);
+        },
+      });
+    }
+  }
+
+  /** Why an action cannot be taken now, or undefined when it can. */
+  private refusal(action: Action, p: ActionPayload): string | undefined {
+    if (this.s.outcome) return `release already finished (${this.s.outcome})`;
+    if (this.s.phase === 'rolling-back') return 'release is rolling back';
+    const step = this.s.plan[this.s.stepIndex];
+    switch (action) {
+      case 'approve':
+      case 'reject': {
+        const pending = this.s.pendingApproval;
+        if (!pending) return 'release is not awaiting approval';
+        if (this.s.decision) return `a decision (${this.s.decision.action}) is already being applied`;
+        if (pending.approvers.length && !pending.approvers.includes(p.by)) {
+          return `${p.by} is not an approver of this release (approvers: ${pending.approvers.join(', ')})`;
+        }
+        return undefined;
+      }
+      case 'abort':
+        return this.s.abort ? 'abort already requested' : undefined;
+      case 'pause':
+        return this.s.paused ? `already paused by ${this.s.paused.by}` : undefined;
+      case 'resume':
+        return this.s.paused ? undefined : 'release is not paused';
+      case 'promote': {
+        if (step?.kind !== 'bake') return 'promote skips the rest of a bake, and no bake is running';
+        const promoters = this.m.approvals.promoters ?? this.m.approvals.approvers;
+        if (promoters.length && !promoters.includes(p.by)) return `${p.by} may not promote this release`;
+        return this.s.promote ? 'promote already requested' : undefined;
+      }
+    }
+  }
+
+  private apply(action: Action, p: ActionPayload): ActionAck {
+    const now = Date.now();
+    this.note({ type: 'action', message: action, by: p.by, reason: p.reason });
+    let message: string;
+    switch (action) {
+      case 'approve':
+      case 'reject':
+        this.s.decision = { action, payload: p };
+        message = action === 'approve' ? 'approved: the release proceeds' : 'rejected: the release rolls back';
+        break;
+      case 'abort':
+        this.s.abort = p;
+        this.forward?.cancel();
+        message = 'abort accepted: traffic returns to the champion';
+        break;
+      case 'pause': {
+        const deadline = now + this.m.pause.timeout;
+        this.s.paused = { by: p.by, reason: p.reason, since: iso(now), sinceMs: now, deadline: iso(deadline) };
+        message = `paused until resumed, at most until ${iso(deadline)} (then ${this.m.pause.onTimeout})`;
+        break;
+      }
+      case 'resume':
+        this.endPause(now);
+        message = 'resumed';
+        break;
+      case 'promote':
+        this.s.promote = p;
+        message = 'promote accepted: the current bake ends now';
+        break;
+    }
+    this.publish();
+    return { accepted: true, action, phase: this.s.phase, message };
+  }
+
+  private endPause(now: number): void {
+    if (!this.s.paused) return;
+    if (this.s.step) this.s.step.pausedMs += now - this.s.paused.sinceMs;
+    this.s.paused = null;
+  }
+
+  // ------------------------------------------------------------------------------------------ main path
+
+  async run(): Promise<ReleaseResult> {
+    if (this.fresh) {
+      this.note({ type: 'started', message: `release of ${this.m.model} ${this.m.candidate} started`, by: this.s.requestedBy });
+    }
+    this.publish();
+    this.forward = new CancellationScope();
+    // An abort buffered before this point (first activation, or carried over) still stops the release.
+    if (this.s.abort) this.forward.cancel();
+    try {
+      await this.forward.run(() => this.walk());
+      await this.finish('promoted');
+    } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
+      await CancellationScope.nonCancellable(() => this.rollback(this.rollbackFor(err)));
+    }
+    return { outcome: this.s.outcome as Outcome, status: this.status() };
+  }
+
+  private rollbackFor(err: unknown): RollbackRequested {
+    if (err instanceof RollbackRequested) return err;
+    if (isCancellation(err)) {
+      const a = this.s.abort;
+      return new RollbackRequested('manual-abort', a?.reason || 'release cancelled', [], a?.by ?? 'temporal-cancel');
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    log.error('release failed', { error: message });
+    return new RollbackRequested('error', message);
+  }
+
+  private async walk(): Promise<void> {
+    if (this.fresh) {
+      const ctx = await acts.resolveContext.executeWithOptions(
+        { summary: `resolve champion of ${this.m.model}` },
+        [{ model: this.m.model, champion: this.m.champion }],
+      );
+      this.s.champion = ctx.champion;
+      if (ctx.champion === this.m.candidate) {
+        throw ApplicationFailure.nonRetryable(`${this.m.candidate} is already the champion of ${this.m.model}`, 'InvalidManifest');
+      }
+      this.s.plan = expandPlan(this.m, { lastRollbackAt: ctx.lastRollbackAt, now: Date.now() });
+      const previous = await acts.getAlias({ model: this.m.model, alias: 'challenger' });
+      this.s.compensations.push({ kind: 'restoreAlias', alias: 'challenger', version: previous });
+      await acts.setAlias.executeWithOptions({ summary: `challenger alias → ${this.m.candidate}` }, [
+        { model: this.m.model, alias: 'challenger', version: this.m.candidate },
+      ]);
+      this.publish();
+      await this.notify('info', `Release started: ${this.m.model} ${this.m.candidate}`, this.s.plan.map(describeStep).join('\n'));
+    }
+    while (this.s.stepIndex < this.s.plan.length) {
+      await this.waitWhilePaused();
+      const step = this.s.plan[this.s.stepIndex] as PlanStep;
+      if (!this.s.step) {
+        this.s.step = newProgress(Date.now());
+        this.note({ type: 'step-started', step: this.s.stepIndex, message: describeStep(step) });
+      }
+      await this.runStep(step);
+      this.note({ type: 'step-completed', step: this.s.stepIndex, message: describeStep(step) });
+      this.s.stepIndex += 1;
+      this.s.step = null;
+      this.s.nextTransitionAt = null;
+      this.publish();
+      await this.maybeContinueAsNew();
+    }
+  }
+
+  private async runStep(step: PlanStep): Promise<void> {
+    switch (step.kind) {
+      case 'evaluate':
+        return this.evaluate(step);
+      case 'shadow':
+        return this.shadow(step);
+      case 'setTraffic':
+        this.setPhase('canary');
+        return this.route(
+          this.servedRoute(step.percent, step.mode, this.s.route?.shadow ?? null),
+          `${step.mode === 'cohort' ? 'cohort' : 'canary'} traffic → ${step.percent}%`,
+        );
+      case 'warm':
+        return this.warm();
+      case 'smoke':
+        return this.smoke(step);
+      case 'bake':
+        this.setPhase('canary');
+        return this.bake(step);
+      case 'approval':
+        return this.approval(step.reason);
+      case 'fullRollout':
+        return this.fullRollout(step);
+      case 'watch':
+        this.setPhase('watching');
+        return this.watch(step);
+      case 'retire':
+        return this.retire();
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ steps
+
+  private async evaluate(step: StepOf<'evaluate'>): Promise<void> {
+    this.setPhase('evaluating');
+    const report = await evalActs.evaluateOffline.executeWithOptions(
+      { summary: `offline evaluation: ${this.m.candidate} vs ${this.s.champion}` },
+      [{ model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, dataset: step.dataset }],
+    );
+    const results = evaluationGates(report, this.m.gates);
+    this.measured(results);
+    if (verdict(results) === 'fail') {
+      throw new RollbackRequested('evaluation-failed', failedSummary(results), failed(results));
+    }
+  }
+
+  private async shadow(step: StepOf<'shadow'>): Promise<void> {
+    this.setPhase('shadowing');
+    this.pushOnce({ kind: 'disableShadow' });
+    const current = this.s.route ?? this.servedRoute(0, 'weighted', null);
+    await this.route({ ...current, shadow: { version: this.m.candidate, sampleRate: step.sampleRate } }, `shadow ${step.sampleRate * 100}% → ${this.m.candidate}`);
+    let lastRequests = 0;
+    await this.timedAnalysis({
+      label: 'shadow',
+      minMs: step.minDuration,
+      maxMs: step.maxDuration,
+      intervalMs: step.interval,
+      promotable: false,
+      failTrigger: 'shadow-failed',
+      window: null,
+      measure: async (window) => {
+        const report = await acts.analyzeShadow.executeWithOptions({ summary: 'measure shadow divergence' }, [
+          { model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, ...window },
+        ]);
+        lastRequests = report.requests;
+        return shadowGates(report, this.m.gates);
+      },
+      enough: () => lastRequests >= step.minRequests,
+    });
+    await this.route({ ...(this.s.route as RouteSpec), shadow: null }, 'shadow off');
+    this.s.compensations = this.s.compensations.filter((c) => c.kind !== 'disableShadow');
+  }
+
+  private async warm(): Promise<void> {
+    this.setPhase('warming');
+    await this.route(this.servedRoute(0, 'weighted', null), `warm ${this.m.candidate} (0% traffic)`);
+    for (let attempt = 1; ; attempt++) {
+      const ok = await acts.checkHealth.executeWithOptions({ summary: `health of ${this.m.candidate}` }, [
+        { model: this.m.model, version: this.m.candidate },
+      ]);
+      if (ok) return;
+      if (attempt >= 10) throw new RollbackRequested('warm-failed', `${this.m.candidate} not healthy after ${attempt} checks`);
+      await sleep('30s', { summary: 'wait for the candidate to become healthy' });
+    }
+  }
+
+  private async smoke(step: StepOf<'smoke'>): Promise<void> {
+    this.setPhase('smoke-testing');
+    const report = await acts.smokeTest.executeWithOptions({ summary: `smoke test: ${step.requests} requests` }, [
+      { model: this.m.model, version: this.m.candidate, requests: step.requests },
+    ]);
+    const result = smokeGate(report, step.maxErrorRate, this.m.gates);
+    this.measured([result]);
+    if (result.outcome !== 'pass') throw new RollbackRequested('smoke-failed', result.summary, [result]);
+  }
+
+  private async bake(step: StepOf<'bake'>): Promise<void> {
+    await this.timedAnalysis({
+      label: `bake at ${this.candidatePercent()}%`,
+      minMs: step.duration,
+      maxMs: step.duration + step.extension,
+      intervalMs: step.interval,
+      promotable: true,
+      failTrigger: 'gate-breach',
+      window: step.window ?? null,
+      measure: async (window) => {
+        const [cand, champ] = await Promise.all([
+          this.measure(this.m.candidate, window),
+          this.measure(this.s.champion, window),
+        ]);
+        this.s.baseline = champ;
+        return canaryGates(cand, champ, this.m.gates);
+      },
+      enough: () => true,
+    });
+  }
+
+  private async fullRollout(step: StepOf<'fullRollout'>): Promise<void> {
+    this.setPhase('promoting');
+    // The watch compares the candidate with the champion as it served just before the switch; the last
+    // canary measurement of the champion stands in if metrics cannot be read now.
+    const watch = this.s.plan.find((s): s is StepOf<'watch'> => s.kind === 'watch');
+    const now = Date.now();
+    const before = await this.measure(this.s.champion, { from: now - (watch?.window ?? 3_600_000), to: now }).catch(() => null);
+    if (before && before.requests >= (this.s.baseline?.requests ?? 0)) this.s.baseline = before;
+    await this.route(this.servedRoute(100, 'weighted', null), step.mode === 'atomic' ? 'atomic switch → 100%' : 'traffic → 100%');
+    this.s.compensations.push({ kind: 'restoreAlias', alias: 'champion', version: this.s.champion });
+    await acts.setAlias.executeWithOptions({ summary: `champion alias → ${this.m.candidate}` }, [
+      { model: this.m.model, alias: 'champion', version: this.m.candidate },
+    ]);
+  }
+
+  private async watch(step: StepOf<'watch'>): Promise<void> {
+    const baseline = this.s.baseline;
+    await this.timedAnalysis({
+      label: 'watch',
+      minMs: step.duration,
+      maxMs: step.duration + step.extension,
+      intervalMs: step.interval,
+      promotable: false,
+      failTrigger: 'watch-breach',
+      window: step.window,
+      measure: async (window) => {
+        return watchGates(await this.measure(this.m.candidate, window), baseline, this.m.gates);
+      },
+      enough: () => true,
+    });
+  }
+
+  private async retire(): Promise<void> {
+    this.setPhase('retiring');
+    await this.route(
+      { ...this.servedRoute(100, 'weighted', null), variants: [{ version: this.m.candidate, weight: 100 }] },
+      `retire ${this.s.champion} from the router`,
+    );
+    // Past this point there is nothing to undo: the previous version is gone from the router.
+    this.s.compensations = [];
+    await acts.archiveVersion.executeWithOptions({ summary: `archive ${this.s.champion}` }, [
+      { model: this.m.model, version: this.s.champion },
+    ]);
+    await acts.setAlias({ model: this.m.model, alias: 'challenger', version: null });
+  }
+
+  // ------------------------------------------------------------------------------------------ waiting
+
+  /**
+   * Measures gates every interval while the step's clock runs (paused time does not count; gates are
+   * still measured while paused). Ends when the minimum time has passed and the latest measurement, taken
+   * at or after it, passes. A breach repeated `failureLimit` times rolls back. Missing data extends the
+   * step up to `maxMs`, then follows the insufficient-data policy.
+   */
+  private async timedAnalysis(spec: {
+    label: string;
+    minMs: number;
+    maxMs: number;
+    intervalMs: number;
+    promotable: boolean;
+    failTrigger: RollbackTrigger;
+    /** Sliding window of each measurement; null: everything since the step started. */
+    window: number | null;
+    measure: (window: { from: number; to: number }) => Promise<GateResult[]>;
+    /** Further condition to finish, beyond a passing measurement (the shadow's request count). */
+    enough: () => boolean;
+  }): Promise<void> {
+    const p = this.s.step as StepProgress;
+    for (;;) {
+      const now = Date.now();
+      if (spec.promotable && this.s.promote) {
+        this.s.promote = null;
+        this.note({ type: 'step-completed', step: this.s.stepIndex, message: `${spec.label}: promoted, rest of the bake skipped` });
+        return;
+      }
+      const elapsed = this.elapsed(p, now);
+      if (p.lastOutcome === 'pass' && p.lastMeasuredElapsed >= spec.minMs && spec.enough()) return;
+      if (!this.s.paused && elapsed >= spec.maxMs) {
+        if (p.lastOutcome === 'fail') throw new RollbackRequested(spec.failTrigger, failedSummary(p.lastResults), failed(p.lastResults));
+        await this.insufficientData(spec.label, p.lastResults);
+        return;
+      }
+      const running = this.s.paused === null;
+      const nextMeasure = (p.lastMeasuredAt ?? p.startedAt) + spec.intervalMs;
+      // The step's clock only runs unpaused; a measurement is always taken once the minimum is reached.
+      const finalDue = (at: number) => this.s.paused === null && this.elapsed(p, at) >= spec.minMs && p.lastMeasuredElapsed < spec.minMs;
+      const untilMin = running && elapsed < spec.minMs ? now + spec.minMs - elapsed : Infinity;
+      const untilMax = running ? now + spec.maxMs - elapsed : Infinity;
+      const wake = finalDue(now) ? now : Math.min(nextMeasure, untilMin, untilMax, this.pauseDeadline());
+      this.s.nextTransitionAt = wake;
+      this.publish();
+      await sleepUntil(wake, `${spec.label}: next measurement`, () => (spec.promotable && this.s.promote !== null) || (this.s.paused === null) !== running);
+      await this.checkPauseDeadline();
+      const at = Date.now();
+      if (at >= nextMeasure || finalDue(at)) {
+        const from = spec.window === null ? p.startedAt : Math.max(p.startedAt, at - spec.window);
+        const results = await spec.measure({ from, to: at }).catch((err: Error) => [unavailable(err)]);
+        p.lastMeasuredAt = at;
+        p.lastMeasuredElapsed = this.elapsed(p, at);
+        p.lastResults = results;
+        p.lastOutcome = verdict(results);
+        this.measured(results);
+        if (p.lastOutcome === 'fail') {
+          p.consecutiveFailures += 1;
+          if (p.consecutiveFailures >= this.m.gates.failureLimit) {
+            throw new RollbackRequested(spec.failTrigger, `${spec.label}: ${failedSummary(results)}`, failed(results));
+          }
+        } else {
+          p.consecutiveFailures = 0;
+        }
+      }
+      await this.maybeContinueAsNew();
+    }
+  }
+
+  private async insufficientData(label: string, results: GateResult[]): Promise<void> {
+    const why = `${label}: gates still lack data after the extension (${results.filter((r) => r.outcome !== 'pass').map((r) => r.summary).join('; ')})`;
+    if (this.m.gates.onInsufficientData === 'abort') throw new RollbackRequested('insufficient-data', why, results);
+    await this.approval(`hold: ${why}`, 'insufficient-data');
+  }
+
+  private async approval(reason: string, timeoutTrigger: RollbackTrigger = 'approval-timeout'): Promise<void> {
+    const a = this.m.approvals;
+    const resumePhase = this.s.phase;
+    const p = this.s.step as StepProgress;
+    if (!this.s.pendingApproval) {
+      const now = Date.now();
+      this.s.pendingApproval = {
+        step: this.s.stepIndex,
+        reason,
+        approvers: a.approvers,
+        requestedAt: iso(now),
+        deadline: iso(now + a.timeout),
+        onTimeout: a.onTimeout,
+        held: false,
+      };
+      this.note({ type: 'approval-requested', step: this.s.stepIndex, message: reason, data: { deadline: this.s.pendingApproval.deadline } });
+      this.setPhase('awaiting-approval');
+      await this.notify('warning', `Approval needed: ${this.m.model} ${this.m.candidate}`, `${reason}\nDeadline: ${this.s.pendingApproval.deadline}`);
+    }
+    this.setPhase('awaiting-approval');
+    for (;;) {
+      const pending = this.s.pendingApproval as PendingApproval;
+      const decision = this.s.decision;
+      if (decision) {
+        this.s.decision = null;
+        this.s.pendingApproval = null;
+        if (decision.action === 'reject') {
+          throw new RollbackRequested('rejected', decision.payload.reason || 'rejected', [], decision.payload.by);
+        }
+        this.setPhase(resumePhase === 'awaiting-approval' ? 'canary' : resumePhase);
+        return;
+      }
+      const now = Date.now();
+      const deadline = Date.parse(pending.deadline);
+      if (now >= deadline) {
+        if (pending.onTimeout === 'abort' || pending.held) {
+          throw new RollbackRequested(timeoutTrigger, `no decision by ${pending.deadline}: ${reason}`);
+        }
+        pending.held = true;
+        pending.deadline = iso(deadline + a.holdFor);
+        this.note({ type: 'approval-paged', step: this.s.stepIndex, message: `approval overdue; holding until ${pending.deadline}` });
+        await this.notify('critical', `PAGE: approval overdue for ${this.m.model} ${this.m.candidate}`, `${reason}\nHolding until ${pending.deadline}, then rolling back.`);
+        continue;
+      }
+      const reminderAt = deadline - a.reminderBefore;
+      if (!p.reminderSent && now >= reminderAt) {
+        p.reminderSent = true;
+        this.note({ type: 'approval-reminder', step: this.s.stepIndex, message: `approval due by ${pending.deadline}` });
+        await this.notify('warning', `Reminder: approval due for ${this.m.model} ${this.m.candidate}`, `${reason}\nDeadline: ${pending.deadline}`);
+        continue;
+      }
+      const wake = p.reminderSent ? deadline : Math.min(reminderAt, deadline);
+      this.s.nextTransitionAt = wake;
+      this.publish();
+      await sleepUntil(wake, 'approval deadline', () => this.s.decision !== null);
+    }
+  }
+
+  private async waitWhilePaused(): Promise<void> {
+    while (this.s.paused) {
+      this.s.nextTransitionAt = this.pauseDeadline();
+      this.publish();
+      await sleepUntil(this.pauseDeadline(), 'paused: deadline', () => this.s.paused === null);
+      await this.checkPauseDeadline();
+    }
+  }
+
+  private pauseDeadline(): number {
+    return this.s.paused ? Date.parse(this.s.paused.deadline) : Infinity;
+  }
+
+  private async checkPauseDeadline(): Promise<void> {
+    const paused = this.s.paused;
+    if (!paused || Date.now() < Date.parse(paused.deadline)) return;
+    if (this.m.pause.onTimeout === 'abort') {
+      throw new RollbackRequested('pause-timeout', `paused by ${paused.by} since ${paused.since}, not resumed by ${paused.deadline}`);
+    }
+    this.endPause(Date.now());
+    this.note({ type: 'action', message: 'resume (pause deadline reached)', by: 'model-rollout' });
+  }
+
+  private elapsed(p: StepProgress, now: number): number {
+    const pausedNow = this.s.paused ? now - Math.max(this.s.paused.sinceMs, p.startedAt) : 0;
+    return now - p.startedAt - p.pausedMs - pausedNow;
+  }
+
+  // ------------------------------------------------------------------------------------------ side effects
+
+  /** The route that serves `percent` to the candidate and the rest to the champion, which stays warm. */
+  private servedRoute(percent: number, mode: 'weighted' | 'cohort', shadow: RouteSpec['shadow']): RouteSpec {
+    return {
+      model: this.m.model,
+      releaseId: this.s.releaseId,
+      generation: this.s.generation,
+      mode,
+      variants: [
+        { version: this.s.champion, weight: 100 - percent },
+        { version: this.m.candidate, weight: percent },
+      ],
+      shadow,
+    };
+  }
+
+  /**
+   * Applies a route and returns once the router reads it back. The undo (traffic back to the champion) is
+   * pushed before the change, not after: an interrupted write may still land, and the undo is safe either way.
+   * A router outage is retried here, in the workflow, so the status shows it.
+   */
+  private async route(desired: RouteSpec, summary: string): Promise<void> {
+    this.pushOnce({ kind: 'restoreTraffic' });
+    await this.applyUntilVerified(desired, summary);
+    this.note({ type: 'traffic', step: this.s.stepIndex, message: summary, data: { generation: this.s.generation, variants: desired.variants, shadow: desired.shadow } });
+    this.publish();
+  }
+
+  private async applyUntilVerified(desired: RouteSpec, summary: string): Promise<void> {
+    this.s.generation += 1;
+    const route = { ...desired, releaseId: this.s.releaseId, generation: this.s.generation };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await routeActs.applyRoute.executeWithOptions({ summary }, [route]);
+        this.s.route = route;
+        return;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const message = `router: ${causeOf(err)}; retrying (${summary}, attempt ${attempt})`;
+        this.note({ type: 'compensation-retry', step: this.s.stepIndex, message });
+        log.warn('route not applied yet', { attempt, error: causeOf(err) });
+        await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), { summary: 'wait before retrying the router' });
+      }
+    }
+  }
+
+  private pushOnce(c: Compensation): void {
+    if (!this.s.compensations.some((x) => x.kind === c.kind)) this.s.compensations.push(c);
+  }
+
+  private async measure(version: string, window: { from: number; to: number }): Promise<VariantStats> {
+    return acts.measureVariant.executeWithOptions({ summary: `measure ${version}` }, [{ model: this.m.model, version, ...window }]);
+  }
+
+  private async notify(severity: 'info' | 'warning' | 'critical', title: string, text: string): Promise<void> {
+    try {
+      await notifyActs.notify.executeWithOptions({ summary: `notify: ${title}` }, [
+        { releaseId: this.s.releaseId, model: this.m.model, candidate: this.m.candidate, severity, title, text },
+      ]);
+    } catch (err) {
+      // A failing notifier never blocks a release or a rollback; it is surfaced in the timeline.
+      this.note({ type: 'notification-failed', message: `${title}: ${causeOf(err)}` });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ rollback
+
+  /** The ordered, verified undo: newest compensation first, traffic verified before anything else. */
+  private async rollback(rb: RollbackRequested): Promise<void> {
+    const startedAt = Date.now();
+    this.s.pendingApproval = null;
+    this.s.paused = null;
+    this.s.nextTransitionAt = null;
+    this.s.rollback = {
+      trigger: rb.trigger,
+      by: rb.by,
+      reason: rb.reason,
+      startedAt: iso(startedAt),
+      evidence: rb.evidence,
+      impact: { candidateRequests: null, candidateErrors: null },
+      compensationFailures: [],
+    };
+    this.note({ type: 'rollback-started', message: `${rb.trigger}: ${rb.reason}`, by: rb.by, data: rb.evidence.map((e) => e.summary) });
+    this.setPhase('rolling-back');
+    // Traffic first, whatever order the stack was built in.
+    const ordered = [...this.s.compensations].reverse().sort((a, b) => rank(a) - rank(b));
+    for (const c of ordered) {
+      await this.compensate(c);
+      this.s.compensations = this.s.compensations.filter((x) => x !== c);
+    }
+    try {
+      const served = await this.measure(this.m.candidate, { from: this.s.startedAt, to: Date.now() });
+      this.s.rollback.impact = { candidateRequests: served.requests, candidateErrors: served.errors };
+    } catch (err) {
+      this.s.rollback.compensationFailures.push(`impact estimate: ${causeOf(err)}`);
+    }
+    const outcome = outcomeOf(rb.trigger);
+    try {
+      await acts.recordOutcome.executeWithOptions({ summary: `mark ${this.m.candidate} ${outcome}` }, [
+        { model: this.m.model, version: this.m.candidate, releaseId: this.s.releaseId, outcome, trigger: rb.trigger, at: Date.now() },
+      ]);
+    } catch (err) {
+      this.s.rollback.compensationFailures.push(`registry outcome: ${causeOf(err)}`);
+    }
+    this.s.rollback.completedAt = iso(Date.now());
+    this.note({ type: 'rollback-completed', message: `traffic on ${this.s.champion}; ${outcome}`, data: this.s.rollback.impact });
+    const failures = this.s.rollback.compensationFailures;
+    await this.notify(
+      'critical',
+      `Rolled back: ${this.m.model} ${this.m.candidate} (${rb.trigger})`,
+      [rb.reason, ...rb.evidence.map((e) => e.summary), `candidate served ${this.s.rollback.impact.candidateRequests ?? 'unknown'} requests`, ...failures.map((f) => `FAILED: ${f}`)].join('\n'),
+    );
+    await this.finish(outcome);
+  }
+
+  private async compensate(c: Compensation): Promise<void> {
+    const rb = this.s.rollback as RollbackRecord;
+    switch (c.kind) {
+      case 'restoreTraffic':
+        await this.applyUntilVerified(
+          { ...this.servedRoute(0, 'weighted', this.s.route?.shadow ?? null), variants: [{ version: this.s.champion, weight: 100 }] },
+          `rollback: traffic → ${this.s.champion} 100%`,
+        );
+        rb.trafficRestoredAt = iso(Date.now());
+        this.note({ type: 'compensation', message: `traffic verified on ${this.s.champion}` });
+        break;
+      case 'disableShadow':
+        await this.applyUntilVerified({ ...(this.s.route as RouteSpec), shadow: null }, 'rollback: shadow off');
+        this.note({ type: 'compensation', message: 'shadow off' });
+        break;
+      case 'restoreAlias':
+        try {
+          await acts.setAlias.executeWithOptions({ summary: `rollback: ${c.alias} alias → ${c.version ?? '(none)'}` }, [
+            { model: this.m.model, alias: c.alias, version: c.version },
+          ]);
+          this.note({ type: 'compensation', message: `${c.alias} alias restored to ${c.version ?? '(none)'}` });
+        } catch (err) {
+          rb.compensationFailures.push(`${c.alias} alias: ${causeOf(err)}`);
+          this.note({ type: 'compensation', message: `FAILED to restore ${c.alias} alias: ${causeOf(err)}` });
+        }
+        break;
+    }
+    this.publish();
+  }
+
+  private async finish(outcome: Outcome): Promise<void> {
+    if (outcome === 'promoted') {
+      try {
+        await acts.recordOutcome.executeWithOptions({ summary: `mark ${this.m.candidate} promoted` }, [
+          { model: this.m.model, version: this.m.candidate, releaseId: this.s.releaseId, outcome, at: Date.now() },
+        ]);
+      } catch (err) {
+        // Traffic is already on the candidate and the previous version retired: surface, do not undo.
+        this.note({ type: 'notification-failed', message: `registry outcome not recorded: ${causeOf(err)}` });
+      }
+      await this.notify('info', `Promoted: ${this.m.model} ${this.m.candidate}`, 'watch clean, previous version retired');
+    }
+    this.s.outcome = outcome;
+    this.setPhase(outcome);
+    this.s.nextTransitionAt = null;
+    this.note({ type: 'completed', message: outcome });
+    this.publish();
+  }
+
+  // ------------------------------------------------------------------------------------------ state out
+
+  private async maybeContinueAsNew(): Promise<void> {
+    const info = workflowInfo();
+    const limit = this.input.options?.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
+    if (!info.continueAsNewSuggested && info.historyLength < limit) return;
+    await condition(allHandlersFinished);
+    this.note({ type: 'continued-as-new', message: `run ${this.s.run} → ${this.s.run + 1} after ${info.historyLength} events` });
+    this.s.run += 1;
+    await continueAsNew<typeof releaseWorkflow>({ ...this.input, carried: this.s });
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.s.phase === phase) return;
+    this.s.phase = phase;
+    this.publish();
+  }
+
+  private measured(results: GateResult[]): void {
+    const at = iso(Date.now());
+    for (const r of results) this.s.gates[r.gate] = { ...r, at };
+    const outcome = verdict(results);
+    const last = this.s.timeline[this.s.timeline.length - 1];
+    const message = `${outcome}: ${results.map((r) => r.summary).join('; ')}`;
+    // Unchanged verdicts merge into one entry, so a 72-hour watch keeps a bounded timeline.
+    if (last && last.type === 'measurement' && last.step === this.s.stepIndex && outcome !== 'fail' && last.message.startsWith(`${outcome}:`)) {
+      last.count = (last.count ?? 1) + 1;
+      last.lastAt = at;
+      last.message = message;
+      last.data = results;
+    } else {
+      this.note({ type: 'measurement', step: this.s.stepIndex, message, data: results });
+    }
+    this.publish();
+  }
+
+  private note(e: Omit<TimelineEntry, 'at'>): void {
+    const entry: TimelineEntry = { at: iso(Date.now()), ...e };
+    const last = this.s.timeline[this.s.timeline.length - 1];
+    if (last && e.type === 'compensation-retry' && last.type === 'compensation-retry') {
+      last.count = (last.count ?? 1) + 1;
+      last.lastAt = entry.at;
+      last.message = e.message;
+      return;
+    }
+    this.s.timeline.push(entry);
+  }
+
+  private candidatePercent(): number {
+    return this.s.route?.variants.find((v) => v.version === this.m.candidate)?.weight ?? 0;
+  }
+
+  status(): ReleaseStatus {
+    const s = this.s;
+    const route = s.route;
+    return {
+      releaseId: s.releaseId,
+      model: this.m.model,
+      candidate: this.m.candidate,
+      champion: s.champion,
+      strategy: this.m.plan ? 'custom' : this.m.strategy,
+      blastRadius: this.m.blastRadius,
+      phase: s.phase,
+      outcome: s.outcome,
+      stepIndex: s.stepIndex,
+      plan: s.plan.map((step) => ({ kind: step.kind, description: describeStep(step) })),
+      traffic: {
+        candidatePercent: this.candidatePercent(),
+        mode: route?.mode ?? 'weighted',
+        shadowSampleRate: route?.shadow?.sampleRate ?? 0,
+        previousWarm: !route || route.variants.some((v) => v.version === s.champion),
+      },
+      gates: s.gates,
+      pendingApproval: s.pendingApproval,
+      paused: s.paused ? { by: s.paused.by, reason: s.paused.reason, since: s.paused.since, deadline: s.paused.deadline } : null,
+      nextTransitionAt: s.nextTransitionAt === null || !Number.isFinite(s.nextTransitionAt) ? null : iso(s.nextTransitionAt),
+      startedAt: iso(s.startedAt),
+      updatedAt: iso(Date.now()),
+      rollback: s.rollback,
+      timeline: s.timeline,
+      run: s.run,
+    };
+  }
+
+  /** Search attributes for the UI's list, and the current details shown on the workflow's page. */
+  private publish(): void {
+    const attrs = [
+      { key: SearchAttributes.model, value: this.m.model },
+      { key: SearchAttributes.candidateVersion, value: this.m.candidate },
+      { key: SearchAttributes.championVersion, value: this.s.champion || 'unknown' },
+      { key: SearchAttributes.phase, value: this.s.phase },
+      { key: SearchAttributes.trafficPercent, value: this.candidatePercent() },
+      { key: SearchAttributes.strategy, value: this.m.plan ? 'custom' : this.m.strategy },
+    ];
+    // Each upsert is a history event: only changes are sent.
+    const key = JSON.stringify(attrs.map((a) => a.value));
+    if (key !== this.published) {
+      this.published = key;
+      upsertSearchAttributes(attrs);
+    }
+    setCurrentDetails(renderDetails(this.status()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+
+function newProgress(now: number): StepProgress {
+  return {
+    startedAt: now,
+    pausedMs: 0,
+    consecutiveFailures: 0,
+    lastOutcome: null,
+    lastResults: [],
+    lastMeasuredAt: null,
+    lastMeasuredElapsed: -1,
+    reminderSent: false,
+  };
+}
+
+/** Traffic is restored before anything else; the rest keeps stack order. */
+function rank(c: Compensation): number {
+  return c.kind === 'restoreTraffic' ? 0 : 1;
+}
+
+/**
+ * A timer that a message can cut short: true if `wake` became true first. The timer carries a summary
+ * so the event history reads as a story, and is cancelled when cut short.
+ */
+async function sleepUntil(at: number, summary: string, wake: () => boolean): Promise<boolean> {
+  if (wake()) return true;
+  const ms = at - Date.now();
+  if (!Number.isFinite(at)) {
+    await condition(wake);
+    return true;
+  }
+  if (ms <= 0) return false;
+  return CancellationScope.cancellable(async () => {
+    try {
+      return await Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]);
+    } finally {
+      CancellationScope.current().cancel();
+    }
+  });
+}
+
+function failed(results: GateResult[]): GateResult[] {
+  return results.filter((r) => r.outcome === 'fail');
+}
+
+function failedSummary(results: GateResult[]): string {
+  return failed(results).map((r) => `${r.gate} breached: ${r.summary}`).join('; ') || 'gates did not pass';
+}
+
+/** A measurement that could not be taken is missing data, never a pass. */
+function unavailable(err: Error): GateResult {
+  return {
+    gate: 'business-metric',
+    outcome: 'insufficient-data',
+    summary: `metrics unavailable: ${causeOf(err)}`,
+    observed: null,
+    threshold: 0,
+    evidence: { error: causeOf(err) },
+  };
+}
+
+function causeOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function renderDetails(st: ReleaseStatus): string {
+  const lines = [
+    `## ${st.model} ${st.candidate} — ${st.phase}`,
+    ``,
+    `**Traffic**: ${st.traffic.candidatePercent}% candidate ${st.candidate}, ${100 - st.traffic.candidatePercent}% champion ${st.champion}` +
+      (st.traffic.shadowSampleRate ? `; shadow ${st.traffic.shadowSampleRate * 100}%` : ''),
+    `**Step**: ${Math.min(st.stepIndex + 1, st.plan.length)}/${st.plan.length} ${st.plan[st.stepIndex]?.description ?? ''}`,
+  ];
+  if (st.nextTransitionAt) lines.push(`**Next**: ${st.nextTransitionAt}`);
+  if (st.pendingApproval) {
+    lines.push(`**Awaiting approval** by ${st.pendingApproval.approvers.join(', ') || 'anyone'} until ${st.pendingApproval.deadline}: ${st.pendingApproval.reason}`);
+  }
+  if (st.paused) lines.push(`**Paused** by ${st.paused.by} until ${st.paused.deadline}: ${st.paused.reason}`);
+  const gates = Object.values(st.gates);
+  if (gates.length) {
+    lines.push('', '| gate | outcome | measurement |', '|---|---|---|');
+    for (const g of gates) lines.push(`| ${g.gate} | ${g.outcome} | ${g.summary.replace(/\|/g, '/')} |`);
+  }
+  if (st.rollback) lines.push('', `**Rollback** (${st.rollback.trigger}): ${st.rollback.reason}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,26 @@
+// Builders for test inputs: a release whose every duration is short enough to read in a test.
+import type { ReleaseManifestInput } from '../../src/domain/manifest';
+import { uniqueModel } from './temporal';
+
+export function aManifest(overrides: Partial<ReleaseManifestInput> = {}): ReleaseManifestInput {
+  return {
+    apiVersion: 'model-rollout/v1',
+    kind: 'Release',
+    model: uniqueModel('fraud'),
+    candidate: 'v2',
+    champion: 'v1',
+    strategy: 'standard',
+    approvals: { approvers: ['alice', 'bob'], timeout: '2h', reminderBefore: '30m' },
+    timings: {
+      canarySteps: [5, 25, 50],
+      bake: '1h',
+      interval: '5m',
+      bakeExtension: '30m',
+      shadow: { minRequests: 1000, minDuration: '2h', maxDuration: '6h', interval: '30m', sampleRate: 1 },
+      watch: '6h',
+      watchWindow: '1h',
+    },
+    gates: { minSampleSize: 200 },
+    ...overrides,
+  };
+}

@@ -1,0 +1,74 @@
+// Runs release workflows under the time-skipping server, with stub ports behind the real activities.
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { createActivities } from '../../src/activities';
+import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../../src/constants';
+import type { ReleaseManifestInput } from '../../src/domain/manifest';
+import type { Phase, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
+import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../../src/workflows/release';
+import type { StubPorts } from './stub-ports';
+import { uniqueQueue } from './temporal';
+
+const INDEXED_VALUE_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+};
+
+/** The time-skipping server knows only its built-in search attributes until told ours. */
+export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type] as number])),
+  });
+}
+
+export class Harness {
+  constructor(
+    readonly env: TestWorkflowEnvironment,
+    readonly workflowBundle: WorkflowBundle,
+  ) {}
+
+  /** Runs `fn` while a worker with the stub ports serves a fresh task queue. */
+  async withWorker<T>(ports: StubPorts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+    const taskQueue = uniqueQueue('release');
+    const worker = await Worker.create({
+      connection: this.env.nativeConnection,
+      namespace: this.env.namespace ?? 'default',
+      taskQueue,
+      workflowBundle: this.workflowBundle,
+      activities: createActivities(ports),
+    });
+    return worker.runUntil(fn(taskQueue));
+  }
+
+  start(taskQueue: string, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<WorkflowHandle<typeof releaseWorkflow>> {
+    return this.env.client.workflow.start(releaseWorkflow, {
+      taskQueue,
+      workflowId: releaseWorkflowId(manifest.model),
+      args: [{ manifest, requestedBy: 'ci', options }],
+    });
+  }
+
+  /** Starts a release and waits for its result, skipping time. */
+  async release(ports: StubPorts, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<ReleaseResult> {
+    return this.withWorker(ports, async (q) => (await this.start(q, manifest, options)).result());
+  }
+
+  /** Skips time in steps until the release reaches a phase (or a predicate on its status holds). */
+  async until(
+    handle: WorkflowHandle,
+    want: Phase | ((s: ReleaseStatus) => boolean),
+    { step = 60_000, limit = 500 } = {},
+  ): Promise<ReleaseStatus> {
+    const ok = typeof want === 'function' ? want : (s: ReleaseStatus) => s.phase === want;
+    for (let i = 0; i < limit; i++) {
+      const s = await handle.query(statusQuery);
+      if (ok(s)) return s;
+      await this.env.sleep(step);
+    }
+    const s = await handle.query(statusQuery);
+    throw new Error(`release never reached the expected state; phase ${s.phase}, step ${s.stepIndex}`);
+  }
+}

@@ -1,0 +1,50 @@
+// Shared test plumbing: servers from the global setup, a workflow bundle built once per file.
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Connection, Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+
+let runtimeInstalled = false;
+/** The SDK's own logs stay quiet in tests unless something is wrong. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
+
+export async function bundle(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+}
+
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const p = process.env.TEMPORAL_TEST_SERVER_PATH;
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: p ? { type: 'existing-path', path: p } : { type: 'cached-download' } },
+  });
+}
+
+/** Connections to the run's dev server (started by test/setup/dev-server-setup.ts). */
+export async function devServer(): Promise<{ address: string; client: Client; connection: Connection; native: NativeConnection; close: () => Promise<void> }> {
+  quietRuntime();
+  const address = process.env.TEMPORAL_TEST_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_TEST_ADDRESS is not set: integration tests need the dev-server global setup');
+  const connection = await Connection.connect({ address });
+  const native = await NativeConnection.connect({ address });
+  return {
+    address,
+    client: new Client({ connection }),
+    connection,
+    native,
+    close: async () => {
+      await connection.close();
+      await native.close();
+    },
+  };
+}
+
+export const uniqueQueue = (name: string) => `test-${name}-${randomUUID().slice(0, 8)}`;
+export const uniqueModel = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
