@@ -8,6 +8,8 @@ const base = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // Per test; workflow tests skip time, dev-server tests run real releases.
+  testTimeout: 120_000,
   testSequencer: '<rootDir>/test/setup/layer-sequencer.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },

@@ -192,7 +192,6 @@ export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<Rele
 class Release {
   private readonly s: CarriedState;
   private readonly fresh: boolean;
-  private forward: CancellationScope | null = null;
   private published = '';
 
   constructor(
@@ -298,7 +297,6 @@ class Release {
         break;
       case 'abort':
         this.s.abort = p;
-        this.forward?.cancel();
         message = 'abort accepted: traffic returns to the champion';
         break;
       case 'pause': {
@@ -333,11 +331,8 @@ class Release {
       this.note({ type: 'started', message: `release of ${this.m.model} ${this.m.candidate} started`, by: this.s.requestedBy });
     }
     this.publish();
-    this.forward = new CancellationScope();
-    // An abort buffered before this point (first activation, or carried over) still stops the release.
-    if (this.s.abort) this.forward.cancel();
     try {
-      await this.forward.run(() => this.walk());
+      await this.walk();
       await this.finish('promoted');
     } catch (err) {
       if (err instanceof ContinueAsNew) throw err;
@@ -348,10 +343,7 @@ class Release {
 
   private rollbackFor(err: unknown): RollbackRequested {
     if (err instanceof RollbackRequested) return err;
-    if (isCancellation(err)) {
-      const a = this.s.abort;
-      return new RollbackRequested('manual-abort', a?.reason || 'release cancelled', [], a?.by ?? 'temporal-cancel');
-    }
+    if (isCancellation(err)) return new RollbackRequested('manual-abort', 'workflow cancelled', [], 'temporal-cancel');
     const message = err instanceof Error ? err.message : String(err);
     log.error('release failed', { error: message });
     return new RollbackRequested('error', message);
@@ -377,6 +369,7 @@ class Release {
       await this.notify('info', `Release started: ${this.m.model} ${this.m.candidate}`, this.s.plan.map(describeStep).join('\n'));
     }
     while (this.s.stepIndex < this.s.plan.length) {
+      this.checkAbort();
       await this.waitWhilePaused();
       const step = this.s.plan[this.s.stepIndex] as PlanStep;
       if (!this.s.step) {
@@ -428,9 +421,11 @@ class Release {
 
   private async evaluate(step: StepOf<'evaluate'>): Promise<void> {
     this.setPhase('evaluating');
-    const report = await evalActs.evaluateOffline.executeWithOptions(
-      { summary: `offline evaluation: ${this.m.candidate} vs ${this.s.champion}` },
-      [{ model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, dataset: step.dataset }],
+    const report = await this.abortable(() =>
+      evalActs.evaluateOffline.executeWithOptions(
+        { summary: `offline evaluation: ${this.m.candidate} vs ${this.s.champion}` },
+        [{ model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, dataset: step.dataset }],
+      ),
     );
     const results = evaluationGates(report, this.m.gates);
     this.measured(results);
@@ -475,7 +470,7 @@ class Release {
       ]);
       if (ok) return;
       if (attempt >= 10) throw new RollbackRequested('warm-failed', `${this.m.candidate} not healthy after ${attempt} checks`);
-      await sleep('30s', { summary: 'wait for the candidate to become healthy' });
+      await this.wait(Date.now() + 30_000, 'wait for the candidate to become healthy');
     }
   }
 
@@ -579,6 +574,7 @@ class Release {
   }): Promise<void> {
     const p = this.s.step as StepProgress;
     for (;;) {
+      this.checkAbort();
       const now = Date.now();
       if (spec.promotable && this.s.promote) {
         this.s.promote = null;
@@ -601,7 +597,7 @@ class Release {
       const wake = finalDue(now) ? now : Math.min(nextMeasure, untilMin, untilMax, this.pauseDeadline());
       this.s.nextTransitionAt = wake;
       this.publish();
-      await sleepUntil(wake, `${spec.label}: next measurement`, () => (spec.promotable && this.s.promote !== null) || (this.s.paused === null) !== running);
+      await this.wait(wake, `${spec.label}: next measurement`, () => (spec.promotable && this.s.promote !== null) || (this.s.paused === null) !== running);
       await this.checkPauseDeadline();
       const at = Date.now();
       if (at >= nextMeasure || finalDue(at)) {
@@ -685,7 +681,7 @@ class Release {
       const wake = p.reminderSent ? deadline : Math.min(reminderAt, deadline);
       this.s.nextTransitionAt = wake;
       this.publish();
-      await sleepUntil(wake, 'approval deadline', () => this.s.decision !== null);
+      await this.wait(wake, 'approval deadline', () => this.s.decision !== null);
     }
   }
 
@@ -693,9 +689,41 @@ class Release {
     while (this.s.paused) {
       this.s.nextTransitionAt = this.pauseDeadline();
       this.publish();
-      await sleepUntil(this.pauseDeadline(), 'paused: deadline', () => this.s.paused === null);
+      await this.wait(this.pauseDeadline(), 'paused: deadline', () => this.s.paused === null);
       await this.checkPauseDeadline();
     }
+  }
+
+  /**
+   * Waits until `at`, or until `wake` holds, or until someone aborts. Abort interrupts every wait at once;
+   * short activities in flight finish first (cancelling them could let a write land after its own undo).
+   */
+  private async wait(at: number, summary: string, wake: () => boolean = () => false): Promise<void> {
+    await sleepUntil(at, summary, () => wake() || this.s.abort !== null);
+    this.checkAbort();
+  }
+
+  private checkAbort(): void {
+    const a = this.s.abort;
+    if (a) throw new RollbackRequested('manual-abort', a.reason || 'aborted', [], a.by);
+  }
+
+  /** Long activities (offline evaluation) are cancelled by an abort rather than awaited. */
+  private async abortable<T>(fn: () => Promise<T>): Promise<T> {
+    this.checkAbort();
+    return CancellationScope.cancellable(async () => {
+      try {
+        return await Promise.race([
+          fn(),
+          condition(() => this.s.abort !== null).then((): never => {
+            this.checkAbort();
+            throw new Error('unreachable');
+          }),
+        ]);
+      } finally {
+        CancellationScope.current().cancel();
+      }
+    });
   }
 
   private pauseDeadline(): number {
@@ -759,7 +787,10 @@ class Release {
         const message = `router: ${causeOf(err)}; retrying (${summary}, attempt ${attempt})`;
         this.note({ type: 'compensation-retry', step: this.s.stepIndex, message });
         log.warn('route not applied yet', { attempt, error: causeOf(err) });
-        await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5)), { summary: 'wait before retrying the router' });
+        const backoff = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
+        // During the rollback itself an abort changes nothing: keep retrying.
+        if (this.s.phase === 'rolling-back') await sleep(backoff, { summary: 'wait before retrying the router' });
+        else await this.wait(Date.now() + backoff, 'wait before retrying the router');
       }
     }
   }
