@@ -70,9 +70,16 @@ export function createActivities(ports: Ports) {
       return ShadowReport.parse(await ports.shadow.analyze(q));
     },
 
+    /** Long: heartbeats while the evaluator runs, and stops as soon as the release cancels it (abort). */
     async evaluateOffline(q: { model: string; champion: string; candidate: string; dataset?: string }): Promise<EvaluationReport> {
-      Context.current().heartbeat('evaluating');
-      return EvaluationReport.parse(await ports.evaluator.evaluate(q));
+      const ctx = Context.current();
+      ctx.heartbeat('evaluating');
+      const beat = setInterval(() => ctx.heartbeat('evaluating'), 1_000);
+      try {
+        return EvaluationReport.parse(await Promise.race([ports.evaluator.evaluate(q), ctx.cancelled]));
+      } finally {
+        clearInterval(beat);
+      }
     },
 
     async smokeTest(q: { model: string; version: string; requests: number }): Promise<SmokeReport> {

@@ -340,5 +340,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
 export function parseManifest(raw: unknown): ReleaseManifest {
   const parsed = ReleaseManifestSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  throw new ManifestError(parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message })));
+  throw new ManifestError(
+    parsed.error.issues.flatMap((i) =>
+      // An unknown key is named by its own path, so a typo points at itself.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: 'unknown field' }))
+        : [{ path: formatPath(i.path), message: i.message }],
+    ),
+  );
 }

@@ -244,10 +244,9 @@ class Release {
         }
         this.apply(action, parsed.data);
       });
-      setHandler(actionUpdates[action], (raw) => this.apply(action, ActionPayload.parse(raw)), {
+      setHandler(actionUpdates[action], (raw) => this.apply(action, parseAction(raw)), {
         validator: (raw) => {
-          const payload = ActionPayload.parse(raw);
-          const refusal = this.refusal(action, payload);
+          const refusal = this.refusal(action, parseAction(raw));
           if (refusal !== undefined) throw new Error(refusal);
         },
       });
@@ -1019,6 +1018,13 @@ class Release {
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
+
+/** An action's payload, or an error naming the bad field. */
+function parseAction(raw: unknown): ActionPayload {
+  const parsed = ActionPayload.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+}
 
 function newProgress(now: number): StepProgress {
   return {

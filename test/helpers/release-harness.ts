@@ -39,6 +39,8 @@ export class Harness {
       taskQueue,
       workflowBundle: this.workflowBundle,
       activities: createActivities(ports),
+      // Cancellation reaches a heartbeating activity within a second, not the default minute.
+      maxHeartbeatThrottleInterval: '1s',
     });
     return worker.runUntil(fn(taskQueue));
   }

@@ -43,6 +43,7 @@ export class StubPorts implements Ports {
   shadowDivergence = 0.01;
   shadowRpm = 100;
   healthy = true;
+  evaluationDelayMs = 0;
   lastRollback: number | null = null;
 
   constructor(init: Partial<Pick<StubPorts, 'behaviours' | 'evaluation' | 'shadowDivergence' | 'shadowRpm'>> = {}) {
@@ -114,7 +115,10 @@ export class StubPorts implements Ports {
   };
 
   readonly evaluator = {
-    evaluate: async () => this.evaluation,
+    evaluate: async () => {
+      if (this.evaluationDelayMs) await new Promise((r) => setTimeout(r, this.evaluationDelayMs));
+      return this.evaluation;
+    },
     smoke: async (q: { requests: number }): Promise<SmokeReport> => ({
       requests: q.requests,
       errors: this.healthy ? 0 : q.requests,

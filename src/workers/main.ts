@@ -1,0 +1,46 @@
+// The worker's composition root: config, logger, adapters, worker; clean shutdown on SIGINT/SIGTERM.
+import path from 'node:path';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { buildPorts } from '../adapters';
+import { ConfigError, loadConfig, type WorkerConfig } from '../config';
+import { createLogger, PinoSdkLogger, type Logger } from '../logger';
+
+export async function runWorker(config: WorkerConfig, logger: Logger): Promise<void> {
+  Runtime.install({
+    logger: new PinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
+  });
+  const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
+  const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue,
+      workflowsPath: require.resolve(path.join(__dirname, '../workflows')),
+      activities: createActivities(buildPorts(config)),
+    });
+    logger.info({ address, namespace, taskQueue }, 'worker started');
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  let config: WorkerConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  runWorker(config, logger).catch((err: unknown) => {
+    logger.fatal({ err }, 'worker failed');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,100 @@
+import { STANDARD_GATES } from '../../../src/domain/manifest';
+import {
+  businessMetricGate,
+  errorRateGate,
+  evaluationGates,
+  latencyGate,
+  normalCdf,
+  proportionGreaterPValue,
+  shadowGates,
+  verdict,
+  watchGates,
+  type VariantStats,
+} from '../../../src/domain/gates';
+
+const stats = (s: Partial<VariantStats> = {}): VariantStats => ({
+  requests: 10_000, errors: 100, outcomes: 10_000, successes: 3_000, latencyP99Ms: 80, ...s,
+});
+const g = STANDARD_GATES;
+
+describe('statistics', () => {
+  it('matches the standard normal table', () => {
+    expect(normalCdf(0)).toBeCloseTo(0.5, 6);
+    expect(normalCdf(1.96)).toBeCloseTo(0.975, 4);
+    expect(normalCdf(-1.645)).toBeCloseTo(0.05, 3);
+  });
+  it('gives a small p-value only for a real difference', () => {
+    expect(proportionGreaterPValue(200, 1000, 100, 1000)).toBeLessThan(0.001);
+    expect(proportionGreaterPValue(105, 1000, 100, 1000)).toBeGreaterThan(0.3);
+    expect(proportionGreaterPValue(0, 1000, 0, 1000)).toBe(1);
+  });
+});
+
+describe('error-rate gate', () => {
+  it('given an increase of 3 points on 10k requests, then it fails with its evidence', () => {
+    const r = errorRateGate(stats({ errors: 400 }), stats(), g);
+    expect(r.outcome).toBe('fail');
+    expect(r.observed).toBeCloseTo(3);
+    expect(r.evidence).toMatchObject({ candidateErrors: 400, referenceErrors: 100 });
+    expect(Number(r.evidence.pValue)).toBeLessThan(0.001);
+  });
+  it('given an increase within 0.5 points, then it passes', () => {
+    expect(errorRateGate(stats({ errors: 140 }), stats(), g).outcome).toBe('pass');
+  });
+  it('given 0.7 points more on a noisy 1,000 requests (p≈0.09), then it does not fail on noise', () => {
+    const small = { ...g, minSampleSize: 100 };
+    expect(errorRateGate(stats({ requests: 1000, errors: 17 }), stats({ requests: 1000, errors: 10 }), small).outcome).toBe('pass');
+    expect(errorRateGate(stats({ requests: 1000, errors: 20 }), stats({ requests: 1000, errors: 10 }), small).outcome).toBe('fail');
+  });
+  it('given fewer requests than the minimum, then it is insufficient data, never a pass', () => {
+    const r = errorRateGate(stats({ requests: 50, errors: 50 }), stats(), g);
+    expect(r.outcome).toBe('insufficient-data');
+    expect(r.summary).toMatch(/need 1000/);
+  });
+});
+
+describe('business-metric gate', () => {
+  it('given a 10% relative drop, then it fails', () => {
+    expect(businessMetricGate(stats({ successes: 2_700 }), stats(), g).outcome).toBe('fail');
+  });
+  it('given a 1% relative drop, then it passes (allowed 2%)', () => {
+    expect(businessMetricGate(stats({ successes: 2_970 }), stats(), g).outcome).toBe('pass');
+  });
+  it('given outcomes not yet observed, then it is insufficient data', () => {
+    expect(businessMetricGate(stats({ outcomes: 10 }), stats(), g).outcome).toBe('insufficient-data');
+  });
+});
+
+describe('latency and watch gates', () => {
+  it('fails above the p99 SLA', () => {
+    expect(latencyGate(stats({ latencyP99Ms: 300 }), null, g).outcome).toBe('fail');
+    expect(latencyGate(stats({ latencyP99Ms: 200 }), null, g).outcome).toBe('pass');
+  });
+  it('without a baseline, the comparisons lack data instead of passing', () => {
+    expect(watchGates(stats(), null, g).map((r) => r.outcome)).toEqual(['insufficient-data', 'insufficient-data', 'pass']);
+    expect(verdict(watchGates(stats(), null, g))).toBe('insufficient-data');
+  });
+});
+
+describe('evaluation and shadow gates', () => {
+  const report = {
+    metric: 'accuracy' as const,
+    samples: 1000,
+    champion: { score: 0.9, slices: { a: 0.9, b: 0.8 }, fairnessGap: 0.02, p99LatencyMs: 50 },
+    candidate: { score: 0.91, slices: { a: 0.92, b: 0.7 }, fairnessGap: 0.02, p99LatencyMs: 50 },
+  };
+  it('fails a candidate that is better overall but regresses on a slice', () => {
+    const r = evaluationGates(report, g);
+    expect(r.find((x) => x.gate === 'evaluation-slices')).toMatchObject({ outcome: 'fail', summary: expect.stringMatching(/worst slice b/) });
+    expect(r.find((x) => x.gate === 'evaluation-quality')?.outcome).toBe('pass');
+  });
+  it('treats rmse as lower-is-better', () => {
+    const rmse = { ...report, metric: 'rmse' as const, candidate: { ...report.candidate, score: 0.95, slices: {} } };
+    expect(evaluationGates(rmse, g).find((x) => x.gate === 'evaluation-quality')?.outcome).toBe('fail');
+  });
+  it('fails divergent shadows and waits on too little shadow data', () => {
+    expect(shadowGates({ requests: 5000, divergent: 500, psi: 0.01 }, g)[0]?.outcome).toBe('fail');
+    expect(shadowGates({ requests: 5000, divergent: 50, psi: 0.5 }, g)[1]?.outcome).toBe('fail');
+    expect(verdict(shadowGates({ requests: 10, divergent: 0, psi: 0 }, g))).toBe('insufficient-data');
+  });
+});

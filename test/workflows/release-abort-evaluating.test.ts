@@ -1,0 +1,39 @@
+// Its own file, so its own time-skipping server: after an activity is cancelled, the Java test server
+// keeps time skipping locked for a while, which would stall the next tests sharing it.
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { actionUpdates } from '../../src/workflows/release';
+import { aManifest } from '../helpers/builders';
+import { Harness, registerSearchAttributes } from '../helpers/release-harness';
+import { StubPorts } from '../helpers/stub-ports';
+import { bundle, timeSkippingEnv } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let h: Harness;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  await registerSearchAttributes(env);
+  h = new Harness(env, await bundle());
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+it('given a long offline evaluation, when aborted, then the evaluation is cancelled and nothing is left changed', async () => {
+  const ports = new StubPorts();
+  ports.evaluationDelayMs = 60_000;
+  const m = aManifest();
+  await h.withWorker(ports, async (q) => {
+    const handle = await h.start(q, m);
+    await h.until(handle, 'evaluating', { step: 100 });
+    const started = Date.now();
+    await handle.executeUpdate(actionUpdates.abort, { args: [{ by: 'dave', reason: 'wrong artifact' }] });
+    const result = await handle.result();
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(result.outcome).toBe('aborted');
+    expect(ports.routeLog).toEqual([]);
+    expect(ports.aliases.has(`${m.model}:challenger`)).toBe(false);
+    expect(ports.outcomes.at(-1)).toMatchObject({ version: 'v2', outcome: 'aborted' });
+  });
+});
