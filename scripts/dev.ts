@@ -7,7 +7,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { ConfigError, loadConfig } from '../src/config';
 import { findTemporalServers } from '../src/dev/servers';
 import { createLogger } from '../src/logger';
-import { runWorker } from '../src/workers/main';
+import { installRuntime, runWorker } from '../src/workers/main';
 
 const GRPC_PORT = 7233;
 const UI_PORT = 8233;
@@ -15,6 +15,7 @@ const UI_PORT = 8233;
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  installRuntime(logger);
   const dataDir = path.resolve(config.dataDir);
   fs.mkdirSync(dataDir, { recursive: true });
   const dbFilename = path.join(dataDir, 'temporal.sqlite');

@@ -6,11 +6,16 @@ import { buildPorts } from '../adapters';
 import { ConfigError, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
 
-export async function runWorker(config: WorkerConfig, logger: Logger): Promise<void> {
+/** Routes the SDK's logs to pino; must run before anything else touches Temporal. */
+export function installRuntime(logger: Logger): void {
   Runtime.install({
     logger: new PinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    // The worker drains and stops on these; the caller then closes what else it started.
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
   });
+}
+
+export async function runWorker(config: WorkerConfig, logger: Logger): Promise<void> {
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
@@ -39,6 +44,7 @@ if (require.main === module) {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
+  installRuntime(logger);
   runWorker(config, logger).catch((err: unknown) => {
     logger.fatal({ err }, 'worker failed');
     process.exit(1);

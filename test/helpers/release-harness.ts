@@ -65,7 +65,9 @@ export class Harness {
     { step = 60_000, limit = 500 } = {},
   ): Promise<ReleaseStatus> {
     const ok = typeof want === 'function' ? want : (s: ReleaseStatus) => s.phase === want;
-    for (let i = 0; i < limit; i++) {
+    // Skipped time is cheap; real time is not: a stalled server fails here, with the state it is in.
+    const deadline = Date.now() + 60_000;
+    for (let i = 0; i < limit && Date.now() < deadline; i++) {
       const s = await handle.query(statusQuery);
       if (ok(s)) return s;
       await this.env.sleep(step);

@@ -1,0 +1,87 @@
+// Releases on a real Temporal dev server (one per test run): visibility, and durability across workers.
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { startRelease } from '../../src/client/releases';
+import { statusQuery } from '../../src/workflows/release';
+import { aManifest } from '../helpers/builders';
+import { HEALTHY, StubPorts } from '../helpers/stub-ports';
+import { bundle, devServer, uniqueQueue } from '../helpers/temporal';
+
+let server: Awaited<ReturnType<typeof devServer>>;
+let workflowBundle: WorkflowBundle;
+
+beforeAll(async () => {
+  server = await devServer();
+  workflowBundle = await bundle();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+/** Seconds-long steps and a busy model, so gates have data within one interval. */
+const fastRelease = () =>
+  aManifest({
+    gates: { minSampleSize: 50 },
+    plan: [
+      { kind: 'setTraffic', percent: 20 },
+      { kind: 'bake', duration: '6s', interval: '2s', extension: '4s' },
+      { kind: 'fullRollout' },
+      { kind: 'watch', duration: '4s', interval: '2s', window: '4s' },
+      { kind: 'retire' },
+    ],
+  });
+
+const busy = () => new StubPorts({ behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
+
+function newWorker(taskQueue: string, ports: StubPorts): Promise<Worker> {
+  return Worker.create({ connection: server.native, taskQueue, workflowBundle, activities: createActivities(ports) });
+}
+
+it('given a release on the dev server, then it is promoted and the Web UI can find it by model and phase', async () => {
+  const taskQueue = uniqueQueue('dev');
+  const ports = busy();
+  const m = fastRelease();
+  const worker = await newWorker(taskQueue, ports);
+  const result = await worker.runUntil(async () => {
+    const started = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+    return started.handle.result();
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
+
+  // Visibility is eventually consistent: poll briefly.
+  let found: string[] = [];
+  for (let i = 0; i < 50 && found.length === 0; i++) {
+    found = [];
+    for await (const wf of server.client.workflow.list({ query: `RolloutModel = '${m.model}' AND RolloutPhase = 'promoted' AND RolloutCandidateVersion = 'v2'` })) {
+      found.push(wf.workflowId);
+    }
+    if (!found.length) await new Promise((r) => setTimeout(r, 200));
+  }
+  expect(found).toEqual([`release/${m.model}`]);
+});
+
+it('given a worker that stops mid-bake, when a new worker takes over, then the release finishes with the same outcome', async () => {
+  const taskQueue = uniqueQueue('crash');
+  const ports = busy();
+  const m = fastRelease();
+  const first = await newWorker(taskQueue, ports);
+  const firstRun = first.run();
+  const started = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+  for (let i = 0; i < 100; i++) {
+    const s = await started.handle.query(statusQuery);
+    if (s.plan[s.stepIndex]?.kind === 'bake' && s.gates['error-rate']) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  first.shutdown();
+  await firstRun;
+  expect(ports.candidateWeight(m.model, 'v2')).toBe(20);
+
+  // A new worker with an empty workflow cache must rebuild the release from its event history.
+  const second = await newWorker(taskQueue, ports);
+  const result = await second.runUntil(started.handle.result());
+  expect(result.outcome).toBe('promoted');
+  expect(result.status.timeline.filter((e) => e.type === 'step-started').map((e) => e.step)).toEqual([0, 1, 2, 3, 4]);
+  expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
+});

@@ -1,0 +1,34 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ALL_SEARCH_ATTRIBUTES } from '../../src/constants';
+
+const root = path.resolve(__dirname, '../..');
+
+describe('docker-compose.yml', () => {
+  it('is valid for a real compose parser (Debian docker-compose; .ci/run installs it)', () => {
+    const which = spawnSync('sh', ['-c', 'command -v docker-compose'], { encoding: 'utf8' });
+    if (which.status !== 0) throw new Error('docker-compose is not installed: apt-get install docker-compose (.ci/run does)');
+    const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: root, encoding: 'utf8' });
+    const resolved = YAML.parse(out);
+    expect(Object.keys(resolved.services).sort()).toEqual(['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(resolved.services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
+    expect(resolved.services.temporal.depends_on['temporal-schema'].condition).toBe('service_completed_successfully');
+    expect(resolved.services.worker.depends_on['temporal-setup'].condition).toBe('service_completed_successfully');
+    expect(resolved.services.worker.environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(resolved.services.worker.build.dockerfile).toBe('Dockerfile');
+  });
+
+  it('registers exactly the search attributes the workflow upserts', () => {
+    const script = fs.readFileSync(path.join(root, 'deploy/temporal/setup-namespace.sh'), 'utf8');
+    const registered = [...script.matchAll(/(Rollout\w+):(Keyword|Int)/g)].map((m) => `${m[1]}:${m[2]?.toUpperCase()}`);
+    expect(registered.sort()).toEqual(ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name}:${k.type}`).sort());
+  });
+
+  it('mounts only scripts and config that exist in the repository', () => {
+    for (const p of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh', 'deploy/dynamicconfig/development-sql.yaml', 'Dockerfile']) {
+      expect(fs.existsSync(path.join(root, p))).toBe(true);
+    }
+  });
+});
