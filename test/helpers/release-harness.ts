@@ -1,7 +1,7 @@
 // Runs release workflows under the time-skipping server, with stub ports behind the real activities.
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../src/activities';
 import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../../src/constants';
@@ -45,7 +45,7 @@ export class Harness {
     return worker.runUntil(fn(taskQueue));
   }
 
-  start(taskQueue: string, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<WorkflowHandle<typeof releaseWorkflow>> {
+  start(taskQueue: string, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof releaseWorkflow>> {
     return this.env.client.workflow.start(releaseWorkflow, {
       taskQueue,
       workflowId: releaseWorkflowId(manifest.model),
