@@ -5,13 +5,11 @@
 //   npm run bench:simulate
 import { temporal } from '@temporalio/proto';
 import type { WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { findTemporalServers } from '../src/dev/servers';
 import { aManifest } from '../test/helpers/builders';
-import { Harness, registerSearchAttributes } from '../test/helpers/release-harness';
+import { Harness } from '../test/helpers/release-harness';
 import { StubPorts } from '../test/helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../test/helpers/temporal';
 
-type Env = Awaited<ReturnType<typeof timeSkippingEnv>>;
+type Env = Harness['env'];
 
 async function eventsPerRun(env: Env, handle: WorkflowHandleWithFirstExecutionRunId): Promise<number[]> {
   const counts: number[] = [];
@@ -51,11 +49,8 @@ async function scenario(h: Harness, env: Env, name: string, manifest: ReturnType
 }
 
 async function main(): Promise<void> {
-  const ts = findTemporalServers(true).timeSkippingServer;
-  if (ts.type === 'existing-path') process.env.TEMPORAL_TEST_SERVER_PATH = ts.path;
-  const env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  const h = new Harness(env, await bundle());
+  const h = await Harness.create();
+  const env = h.env;
   const defaults = { ...aManifest(), timings: {}, gates: {} };
   await scenario(h, env, 'standard plan, domain defaults', defaults);
   if (!process.argv.includes('--quick')) {

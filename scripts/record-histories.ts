@@ -7,19 +7,14 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { actionSignals, actionUpdates } from '../src/workflows/release';
 import { aManifest } from '../test/helpers/builders';
-import { Harness, registerSearchAttributes } from '../test/helpers/release-harness';
+import { Harness } from '../test/helpers/release-harness';
 import { BROKEN, HEALTHY, StubPorts } from '../test/helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../test/helpers/temporal';
-import { findTemporalServers } from '../src/dev/servers';
 
 const OUT = path.resolve(__dirname, '../test/replay/histories');
 
 async function main(): Promise<void> {
-  const ts = findTemporalServers(true).timeSkippingServer;
-  if (ts.type === 'existing-path') process.env.TEMPORAL_TEST_SERVER_PATH = ts.path;
-  const env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  const h = new Harness(env, await bundle());
+  const h = await Harness.create();
+  const env = h.env;
   const scenarios: Record<string, () => Promise<void>> = {
     'standard-promoted': async () => {
       const ports = new StubPorts();

@@ -9,7 +9,7 @@ import type { ReleaseManifestInput } from '../../src/domain/manifest';
 import type { Phase, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../../src/workflows/release';
 import type { StubPorts } from './stub-ports';
-import { uniqueQueue } from './temporal';
+import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
 
 const INDEXED_VALUE_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
   KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
@@ -29,6 +29,17 @@ export class Harness {
     readonly env: TestWorkflowEnvironment,
     readonly workflowBundle: WorkflowBundle,
   ) {}
+
+  /** A time-skipping server with our search attributes, and the workflow bundle built once. */
+  static async create(): Promise<Harness> {
+    const env = await timeSkippingEnv();
+    await registerSearchAttributes(env);
+    return new Harness(env, await bundle());
+  }
+
+  teardown(): Promise<void> {
+    return this.env.teardown();
+  }
 
   /** Runs `fn` while a worker with the stub ports serves a fresh task queue. */
   async withWorker<T>(ports: StubPorts, fn: (taskQueue: string) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 // In-memory ports for workflow tests only: behaviour is scripted per version over (workflow) time, and
 // the router keeps real semantics (generations, read-back, outages on demand).
+import { Context } from '@temporalio/activity';
 import type { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../../src/domain/gates';
 import type {
   Notification,
@@ -116,7 +117,8 @@ export class StubPorts implements Ports {
 
   readonly evaluator = {
     evaluate: async () => {
-      if (this.evaluationDelayMs) await new Promise((r) => setTimeout(r, this.evaluationDelayMs));
+      // The activity's own sleep: cancelled with the activity, so no timer outlives the test.
+      if (this.evaluationDelayMs) await Context.current().sleep(this.evaluationDelayMs);
       return this.evaluation;
     },
     smoke: async (q: { requests: number }): Promise<SmokeReport> => ({

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { findTemporalServers } from '../../src/dev/servers';
 
 let runtimeInstalled = false;
 /** The SDK's own logs stay quiet in tests unless something is wrong. */
@@ -23,7 +24,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const p = process.env.TEMPORAL_TEST_SERVER_PATH;
   return TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: p ? { type: 'existing-path', path: p } : { type: 'cached-download' } },
+    server: { executable: p ? { type: 'existing-path', path: p } : findTemporalServers(true).timeSkippingServer },
   });
 }
 
@@ -48,3 +49,14 @@ export async function devServer(): Promise<{ address: string; client: Client; co
 
 export const uniqueQueue = (name: string) => `test-${name}-${randomUUID().slice(0, 8)}`;
 export const uniqueModel = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+
+/** Jest hooks for a test file on the run's dev server: connections and the workflow bundle. */
+export function useDevServer(): { server: Awaited<ReturnType<typeof devServer>>; workflowBundle: WorkflowBundle } {
+  const ctx = {} as { server: Awaited<ReturnType<typeof devServer>>; workflowBundle: WorkflowBundle };
+  beforeAll(async () => {
+    ctx.server = await devServer();
+    ctx.workflowBundle = await bundle();
+  });
+  afterAll(() => ctx.server?.close());
+  return ctx;
+}

@@ -1,6 +1,6 @@
 // Abort in every phase, on the real dev server with seconds-long steps: the undo runs newest first,
 // traffic is verified on the champion before anything else, and nothing is left changed.
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
 import { startRelease } from '../../src/client/releases';
@@ -8,19 +8,9 @@ import type { Phase, ReleaseStatus } from '../../src/domain/release';
 import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
-import { bundle, devServer, uniqueQueue } from '../helpers/temporal';
+import { uniqueQueue, useDevServer } from '../helpers/temporal';
 
-let server: Awaited<ReturnType<typeof devServer>>;
-let workflowBundle: WorkflowBundle;
-
-beforeAll(async () => {
-  server = await devServer();
-  workflowBundle = await bundle();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
+const ctx = useDevServer();
 
 const release = (blastRadius: 'low' | 'high') =>
   aManifest({
@@ -63,14 +53,14 @@ describe('abort in every phase', () => {
     const m = release(blastRadius);
     const taskQueue = uniqueQueue('abort');
     const worker = await Worker.create({
-      connection: server.native,
+      connection: ctx.server.native,
       taskQueue,
-      workflowBundle,
+      workflowBundle: ctx.workflowBundle,
       activities: createActivities(ports),
       maxHeartbeatThrottleInterval: '1s',
     });
     await worker.runUntil(async () => {
-      const { handle } = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+      const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
       await reach(handle, phase);
       const t0 = Date.now();
       const ack = await handle.executeUpdate(actionUpdates.abort, { args: [{ by: 'dave', reason: 'customer complaint' }] });
@@ -99,9 +89,9 @@ describe('abort in every phase', () => {
     const ports = new StubPorts({ shadowRpm: 60_000, behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
     const m = release('low');
     const taskQueue = uniqueQueue('abort');
-    const worker = await Worker.create({ connection: server.native, taskQueue, workflowBundle, activities: createActivities(ports) });
+    const worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports) });
     await worker.runUntil(async () => {
-      const { handle } = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+      const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
       await reach(handle, 'canary');
       await handle.signal(actionSignals.pause, { by: 'erin' });
       await handle.signal(actionSignals.abort, { by: 'erin', reason: 'bad dashboard' });

@@ -48,7 +48,9 @@ it('given npm run dev, then the UI answers on 8233 and the worker polls; on Ctrl
     for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
   } finally {
     process.kill(-child.pid!, 'SIGINT');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 30_000)))]);
+    clearTimeout(timer);
   }
   expect(['0', 'SIGINT']).toContain(await exited);
   expect(out).toContain('"msg":"worker stopped"');

@@ -1,23 +1,13 @@
 // Releases on a real Temporal dev server (one per test run): visibility, and durability across workers.
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { startRelease } from '../../src/client/releases';
 import { statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
-import { bundle, devServer, uniqueQueue } from '../helpers/temporal';
+import { uniqueQueue, useDevServer } from '../helpers/temporal';
 
-let server: Awaited<ReturnType<typeof devServer>>;
-let workflowBundle: WorkflowBundle;
-
-beforeAll(async () => {
-  server = await devServer();
-  workflowBundle = await bundle();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
+const ctx = useDevServer();
 
 /** Seconds-long steps and a busy model, so gates have data within one interval. */
 const fastRelease = () =>
@@ -35,7 +25,7 @@ const fastRelease = () =>
 const busy = () => new StubPorts({ behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
 
 function newWorker(taskQueue: string, ports: StubPorts): Promise<Worker> {
-  return Worker.create({ connection: server.native, taskQueue, workflowBundle, activities: createActivities(ports) });
+  return Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports) });
 }
 
 it('given a release on the dev server, then it is promoted and the Web UI can find it by model and phase', async () => {
@@ -44,7 +34,7 @@ it('given a release on the dev server, then it is promoted and the Web UI can fi
   const m = fastRelease();
   const worker = await newWorker(taskQueue, ports);
   const result = await worker.runUntil(async () => {
-    const started = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+    const started = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
     return started.handle.result();
   });
   expect(result.outcome).toBe('promoted');
@@ -54,7 +44,7 @@ it('given a release on the dev server, then it is promoted and the Web UI can fi
   let found: string[] = [];
   for (let i = 0; i < 50 && found.length === 0; i++) {
     found = [];
-    for await (const wf of server.client.workflow.list({ query: `RolloutModel = '${m.model}' AND RolloutPhase = 'promoted' AND RolloutCandidateVersion = 'v2'` })) {
+    for await (const wf of ctx.server.client.workflow.list({ query: `RolloutModel = '${m.model}' AND RolloutPhase = 'promoted' AND RolloutCandidateVersion = 'v2'` })) {
       found.push(wf.workflowId);
     }
     if (!found.length) await new Promise((r) => setTimeout(r, 200));
@@ -68,7 +58,7 @@ it('given a worker that stops mid-bake, when a new worker takes over, then the r
   const m = fastRelease();
   const first = await newWorker(taskQueue, ports);
   const firstRun = first.run();
-  const started = await startRelease(server.client, m, { requestedBy: 'ci', taskQueue });
+  const started = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
   for (let i = 0; i < 100; i++) {
     const s = await started.handle.query(statusQuery);
     if (s.plan[s.stepIndex]?.kind === 'bake' && s.gates['error-rate']) break;

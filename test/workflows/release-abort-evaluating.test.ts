@@ -1,24 +1,13 @@
 // Its own file, so its own time-skipping server: after an activity is cancelled, the Java test server
 // keeps time skipping locked for a while, which would stall the next tests sharing it.
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { actionUpdates } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
-import { Harness, registerSearchAttributes } from '../helpers/release-harness';
+import { Harness } from '../helpers/release-harness';
 import { StubPorts } from '../helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let h: Harness;
-
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  h = new Harness(env, await bundle());
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+beforeAll(async () => void (h = await Harness.create()), 120_000);
+afterAll(() => h?.teardown());
 
 it('given a long offline evaluation, when aborted, then the evaluation is cancelled and nothing is left changed', async () => {
   const ports = new StubPorts();

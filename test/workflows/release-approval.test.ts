@@ -2,22 +2,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { actionSignals, actionUpdates, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
-import { Harness, registerSearchAttributes } from '../helpers/release-harness';
+import { Harness } from '../helpers/release-harness';
 import { StubPorts } from '../helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let h: Harness;
-
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  h = new Harness(env, await bundle());
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+let env: TestWorkflowEnvironment;
+beforeAll(async () => void ({ env } = h = await Harness.create()), 120_000);
+afterAll(() => h?.teardown());
 
 const short = () => aManifest({ blastRadius: 'high', plan: [{ kind: 'setTraffic', percent: 50 }, { kind: 'bake', duration: '30m' }, { kind: 'fullRollout' }] });
 

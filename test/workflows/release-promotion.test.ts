@@ -5,22 +5,13 @@ import { ManifestError } from '../../src/domain/manifest';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
-import { Harness, registerSearchAttributes } from '../helpers/release-harness';
+import { Harness } from '../helpers/release-harness';
 import { StubPorts } from '../helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let h: Harness;
-
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  h = new Harness(env, await bundle());
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+let env: TestWorkflowEnvironment;
+beforeAll(async () => void ({ env } = h = await Harness.create()), 120_000);
+afterAll(() => h?.teardown());
 
 const candidateWeights = (ports: StubPorts) => ports.routeLog.map((r) => r.variants.find((v) => v.version === 'v2')?.weight);
 
@@ -197,5 +188,16 @@ describe('one release per model', () => {
     const paths = (err as ManifestError).issues.map((i) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['timings.bake', 'approvals.approvers']));
     await expect(env.client.workflow.getHandle(`release/${m.model}`).describe()).rejects.toThrow();
+  });
+});
+
+describe('durable time', () => {
+  it('given a 72-hour watch, when run under the time-skipping server, then it completes without waiting 72 hours', async () => {
+    const ports = new StubPorts();
+    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 50 }, { kind: 'bake', duration: '1h', interval: '30m' }, { kind: 'fullRollout' }, { kind: 'watch', duration: '72h', interval: '12h' }, { kind: 'retire' }] });
+    const result = await h.release(ports, m);
+    expect(result.outcome).toBe('promoted');
+    const watch = result.status.timeline.filter((e) => e.step === 3 && (e.type === 'step-started' || e.type === 'step-completed'));
+    expect(Date.parse(watch[1]!.at) - Date.parse(watch[0]!.at)).toBeGreaterThanOrEqual(72 * 3_600_000);
   });
 });

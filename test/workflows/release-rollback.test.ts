@@ -1,24 +1,13 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { actionUpdates, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
-import { Harness, registerSearchAttributes } from '../helpers/release-harness';
+import { Harness } from '../helpers/release-harness';
 import { BROKEN, GOOD_EVALUATION, HEALTHY, StubPorts } from '../helpers/stub-ports';
-import { bundle, timeSkippingEnv } from '../helpers/temporal';
 
-let env: TestWorkflowEnvironment;
 let h: Harness;
-
-beforeAll(async () => {
-  env = await timeSkippingEnv();
-  await registerSearchAttributes(env);
-  h = new Harness(env, await bundle());
-}, 120_000);
-
-afterAll(async () => {
-  await env?.teardown();
-});
+beforeAll(async () => void (h = await Harness.create()), 120_000);
+afterAll(() => h?.teardown());
 
 /** After any rollback: all traffic on the champion, no shadow, aliases as before, candidate marked. */
 function expectRestored(ports: StubPorts, model: string, outcome: string): void {
