@@ -1,0 +1,61 @@
+// Entrypoint of the embedded inference gateway: `npm run gateway`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { createLogger } from '../logger';
+import { Gateway } from './server';
+
+const GatewayEnv = z.object({
+  /** Port the gateway listens on. Default 8100. */
+  GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(8100),
+  /** Address to bind. Default 127.0.0.1. */
+  GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Admin API bearer token. Default: generated once into <data dir>/gateway-token. */
+  GATEWAY_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
+  /** User header that keys sticky cohorts. Default x-user-id. */
+  GATEWAY_USER_HEADER: z.string().min(1).default('x-user-id'),
+  MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** The admin token: from the environment, or generated once and kept beside the route table. */
+export function gatewayToken(dataDir: string, given?: string): string {
+  if (given) return given;
+  const file = path.join(dataDir, 'gateway-token');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  fs.mkdirSync(dataDir, { recursive: true });
+  const token = randomBytes(24).toString('hex');
+  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+async function main(): Promise<void> {
+  const parsed = GatewayEnv.safeParse(process.env);
+  if (!parsed.success) {
+    process.stderr.write(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  const env = parsed.data;
+  const logger = createLogger(env.LOG_LEVEL).child({ component: 'gateway' });
+  const gateway = new Gateway({
+    adminToken: gatewayToken(env.MODEL_ROLLOUT_DATA_DIR, env.GATEWAY_ADMIN_TOKEN),
+    stateFile: path.join(env.MODEL_ROLLOUT_DATA_DIR, 'gateway-routes.json'),
+    userHeader: env.GATEWAY_USER_HEADER,
+  });
+  const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);
+  logger.info({ url: `http://${env.GATEWAY_HOST}:${port}` }, 'gateway listening');
+  const stop = () => {
+    logger.info('gateway stopping');
+    void gateway.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,105 @@
+// The gateway's route table: one route per model, replaced only by a newer generation of the same
+// release or by another release. Persisted atomically (write, fsync, rename) so a restart keeps the split.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const RouteSchema = z
+  .object({
+    model: z.string().min(1),
+    releaseId: z.string().min(1),
+    generation: z.number().int().min(0),
+    mode: z.enum(['weighted', 'cohort']),
+    variants: z
+      .array(z.object({ version: z.string().min(1), weight: z.number().min(0).max(100) }))
+      .min(1)
+      .refine((vs) => Math.abs(vs.reduce((a, v) => a + v.weight, 0) - 100) < 1e-9, 'weights must sum to 100')
+      .refine((vs) => new Set(vs.map((v) => v.version)).size === vs.length, 'a version may appear once'),
+    shadow: z.object({ version: z.string().min(1), sampleRate: z.number().gt(0).max(1) }).nullable(),
+  })
+  .strict();
+export type Route = z.infer<typeof RouteSchema>;
+
+export type ApplyResult = 'applied' | 'unchanged' | 'stale';
+
+export class RouteTable {
+  private routes = new Map<string, Route>();
+  /** Highest generation seen per release, so a late retry of an older change is ignored. */
+  private seen = new Map<string, number>();
+  /** Where each `model/version` is served (an Open Inference Protocol base URL). */
+  private backends = new Map<string, string>();
+
+  constructor(private readonly file: string | null) {
+    if (file && fs.existsSync(file)) {
+      const saved = z
+        .object({ routes: z.array(RouteSchema), seen: z.record(z.string(), z.number()), backends: z.record(z.string(), z.string()).default({}) })
+        .parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+      for (const r of saved.routes) this.routes.set(r.model, r);
+      for (const [k, v] of Object.entries(saved.seen)) this.seen.set(k, v);
+      for (const [k, v] of Object.entries(saved.backends)) this.backends.set(k, v);
+    }
+  }
+
+  get(model: string): Route | null {
+    return this.routes.get(model) ?? null;
+  }
+
+  apply(route: Route): ApplyResult {
+    const seen = this.seen.get(route.releaseId);
+    if (seen !== undefined && route.generation < seen) return 'stale';
+    const current = this.routes.get(route.model);
+    if (seen === route.generation && current?.releaseId === route.releaseId) return 'unchanged';
+    this.seen.set(route.releaseId, route.generation);
+    this.routes.set(route.model, route);
+    this.persist();
+    return 'applied';
+  }
+
+  backend(model: string, version: string): string | null {
+    return this.backends.get(`${model}/${version}`) ?? null;
+  }
+
+  setBackend(model: string, version: string, url: string): void {
+    this.backends.set(`${model}/${version}`, url.replace(/\/$/, ''));
+    this.persist();
+  }
+
+  private persist(): void {
+    if (!this.file) return;
+    fs.mkdirSync(path.dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(
+        fd,
+        JSON.stringify({ routes: [...this.routes.values()], seen: Object.fromEntries(this.seen), backends: Object.fromEntries(this.backends) }),
+      );
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.file);
+  }
+}
+
+/** FNV-1a: a stable hash so a user always lands in the same cohort bucket, across restarts. */
+export function bucketOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % 10_000;
+}
+
+/** Picks the served variant: weighted at random, or by the user's stable bucket in cohort mode. */
+export function pickVariant(route: Route, userKey: string | null, random: () => number = Math.random): string {
+  const point = route.mode === 'cohort' && userKey ? bucketOf(`${route.model}:${userKey}`) / 100 : random() * 100;
+  let acc = 0;
+  const served = route.variants.filter((v) => v.weight > 0);
+  for (const v of served) {
+    acc += v.weight;
+    if (point < acc) return v.version;
+  }
+  return (served.at(-1) ?? route.variants[0]!).version;
+}

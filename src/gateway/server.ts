@@ -1,0 +1,299 @@
+// The embedded inference gateway: speaks the Open Inference Protocol (KServe v2) in front of model
+// servers, splits traffic by the route table, mirrors a sample to a shadow off the served path, and keeps
+// the per-variant statistics gates are measured on.
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import { z } from 'zod';
+import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
+import { StatsStore } from './stats';
+
+export interface GatewayOptions {
+  /** Bearer token the admin API requires. */
+  adminToken: string;
+  /** Where routes and backends persist; null keeps them in memory. */
+  stateFile: string | null;
+  /** Header whose value keys sticky cohorts. Default `x-user-id`. */
+  userHeader?: string;
+  /** Timeout of one backend call. Default 10 s. */
+  backendTimeoutMs?: number;
+  stats?: StatsStore;
+  random?: () => number;
+}
+
+const InferRequest = z
+  .object({
+    id: z.string().optional(),
+    inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
+  })
+  .passthrough();
+const InferResponse = z
+  .object({ outputs: z.array(z.object({ name: z.string(), data: z.array(z.unknown()) }).passthrough()).min(1) })
+  .passthrough();
+const Feedback = z.object({ id: z.string().min(1), success: z.boolean() });
+const Backend = z.object({ url: z.url() });
+
+const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The label a prediction counts under in the output distribution: its first output element. */
+function labelOf(outputs: { data: unknown[] }[]): string {
+  const v = outputs[0]?.data[0];
+  return typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v);
+}
+
+export class Gateway {
+  readonly routes: RouteTable;
+  readonly stats: StatsStore;
+  private readonly servedBy = new Map<string, { model: string; version: string }>();
+  private readonly counters = new Map<string, number>();
+  private readonly histograms = new Map<string, number[]>();
+  private readonly server: http.Server;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.routes = new RouteTable(opts.stateFile);
+    this.stats = opts.stats ?? new StatsStore();
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  listen(port: number, host = '127.0.0.1'): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
+    });
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  setBackend(model: string, version: string, url: string): void {
+    this.routes.setBackend(model, version, url);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://gateway');
+      const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      const method = req.method ?? 'GET';
+      if (parts[0] === 'v2') return await this.oip(req, res, method, parts.slice(1));
+      if (parts[0] === 'admin') return await this.admin(req, res, method, parts.slice(1));
+      if (method === 'GET' && parts[0] === 'stats' && parts.length === 3) {
+        const from = Number(url.searchParams.get('from') ?? 0);
+        const to = Number(url.searchParams.get('to') ?? Date.now());
+        if (!Number.isFinite(from) || !Number.isFinite(to)) throw new HttpError(400, 'from and to are epoch milliseconds');
+        const [, model, version] = parts as [string, string, string];
+        return send(res, 200, version === '_shadow' ? this.stats.shadowWindow(model, from, to) : this.stats.window(model, version, from, to));
+      }
+      if (method === 'GET' && url.pathname === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+        return void res.end(this.metricsText());
+      }
+      throw new HttpError(404, `no route for ${method} ${url.pathname}`);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      send(res, status, { error: (err as Error).message });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------ inference
+
+  private async oip(req: http.IncomingMessage, res: http.ServerResponse, method: string, p: string[]): Promise<void> {
+    if (method === 'GET' && p[0] === 'health' && (p[1] === 'live' || p[1] === 'ready')) return send(res, 200, { live: true, ready: true });
+    if (p[0] !== 'models' || !p[1]) throw new HttpError(404, 'not an Open Inference Protocol path');
+    const model = p[1];
+    if (method === 'GET' && p.length === 2) {
+      const route = this.routes.get(model);
+      if (!route) throw new HttpError(404, `unknown model ${model}`);
+      return send(res, 200, { name: model, versions: route.variants.map((v) => v.version), platform: 'model-rollout-gateway', route });
+    }
+    if (method === 'GET' && p[2] === 'versions' && p[3] && p[4] === 'ready') {
+      // Readiness of one version: its backend must answer its own readiness probe.
+      const base = this.routes.backend(model, p[3]);
+      const ready = !!base && (await fetch(`${base}/v2/models/${encodeURIComponent(model)}/ready`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false));
+      return send(res, ready ? 200 : 503, { name: model, version: p[3], ready });
+    }
+    if (method === 'GET' && p[2] === 'ready') {
+      const route = this.routes.get(model);
+      const ready = !!route && route.variants.filter((v) => v.weight > 0).every((v) => this.routes.backend(model, v.version) !== null);
+      return send(res, ready ? 200 : 503, { name: model, ready });
+    }
+    if (method === 'POST' && p[2] === 'infer') return this.infer(req, res, model);
+    if (method === 'POST' && p[2] === 'feedback') {
+      const fb = parse(Feedback, await readJson(req));
+      const served = this.servedBy.get(fb.id);
+      if (!served || served.model !== model) throw new HttpError(404, `no recent request ${fb.id} for ${model}`);
+      this.stats.recordOutcome(model, served.version, fb.success);
+      this.count(`gateway_outcomes_total{model="${model}",version="${served.version}",success="${fb.success}"}`);
+      return send(res, 202, { accepted: true, version: served.version });
+    }
+    throw new HttpError(404, `no route for ${method} /v2/${p.join('/')}`);
+  }
+
+  private async infer(req: http.IncomingMessage, res: http.ServerResponse, model: string): Promise<void> {
+    const route = this.routes.get(model);
+    if (!route) throw new HttpError(404, `unknown model ${model}`);
+    const raw = await readJson(req);
+    const body = parse(InferRequest, raw);
+    const id = body.id ?? randomUUID();
+    const userKey = header(req, this.opts.userHeader ?? 'x-user-id');
+    const version = pickVariant(route, userKey, this.opts.random);
+    const started = performance.now();
+    const served = this.call(model, version, { ...raw as object, id });
+    // The shadow's copy leaves now, in parallel, and is never awaited by the served path.
+    if (route.shadow && route.shadow.version !== version && (this.opts.random ?? Math.random)() < route.shadow.sampleRate) {
+      void this.mirror(model, route.shadow.version, { ...raw as object, id }, served);
+    }
+    let answer: z.infer<typeof InferResponse>;
+    try {
+      answer = await served;
+    } catch (err) {
+      this.observe(model, version, performance.now() - started, false);
+      throw new HttpError(502, `${model} ${version}: ${(err as Error).message}`);
+    }
+    const label = labelOf(answer.outputs);
+    this.observe(model, version, performance.now() - started, true, label);
+    this.remember(id, model, version);
+    res.writeHead(200, { 'content-type': 'application/json', 'x-model-version': version, 'x-request-id': id });
+    res.end(JSON.stringify({ ...answer, model_name: model, model_version: version, id }));
+  }
+
+  private async mirror(model: string, version: string, body: object, served: Promise<z.infer<typeof InferResponse>>): Promise<void> {
+    try {
+      const [mine, theirs] = await Promise.all([this.call(model, version, body), served]);
+      this.stats.recordShadowPair(model, labelOf(theirs.outputs), labelOf(mine.outputs));
+      this.count(`gateway_shadow_requests_total{model="${model}",version="${version}",result="ok"}`);
+    } catch {
+      this.count(`gateway_shadow_requests_total{model="${model}",version="${version}",result="error"}`);
+    }
+  }
+
+  private async call(model: string, version: string, body: object): Promise<z.infer<typeof InferResponse>> {
+    const base = this.routes.backend(model, version);
+    if (!base) throw new Error('no backend registered');
+    const r = await fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.opts.backendTimeoutMs ?? 10_000),
+    });
+    if (!r.ok) throw new Error(`backend answered ${r.status}`);
+    const parsed = InferResponse.safeParse(await r.json());
+    if (!parsed.success) throw new Error('backend answer is not an Open Inference Protocol response');
+    return parsed.data;
+  }
+
+  private remember(id: string, model: string, version: string): void {
+    this.servedBy.set(id, { model, version });
+    if (this.servedBy.size > 200_000) this.servedBy.delete(this.servedBy.keys().next().value as string);
+  }
+
+  // ------------------------------------------------------------------------------------ admin
+
+  private async admin(req: http.IncomingMessage, res: http.ServerResponse, method: string, p: string[]): Promise<void> {
+    const given = Buffer.from(header(req, 'authorization') ?? '');
+    const want = Buffer.from(`Bearer ${this.opts.adminToken}`);
+    if (given.length !== want.length || !timingSafeEqual(given, want)) throw new HttpError(401, 'admin API needs Authorization: Bearer <token>');
+    if (p[0] === 'routes' && p[1] && method === 'GET') {
+      const route = this.routes.get(p[1]);
+      if (!route) throw new HttpError(404, `no route for ${p[1]}`);
+      return send(res, 200, route);
+    }
+    if (p[0] === 'routes' && p[1] && method === 'PUT') {
+      const route: Route = parse(RouteSchema, await readJson(req));
+      if (route.model !== p[1]) throw new HttpError(400, `model: body names ${route.model}, path names ${p[1]}`);
+      const result = this.routes.apply(route);
+      return send(res, result === 'stale' ? 409 : 200, { result, route: this.routes.get(route.model) });
+    }
+    if (p[0] === 'backends' && p[1] && p[2] && method === 'PUT') {
+      this.setBackend(p[1], p[2], parse(Backend, await readJson(req)).url);
+      return send(res, 200, { model: p[1], version: p[2] });
+    }
+    throw new HttpError(404, `no admin route for ${method} /admin/${p.join('/')}`);
+  }
+
+  // ------------------------------------------------------------------------------------ metrics
+
+  private observe(model: string, version: string, ms: number, ok: boolean, label?: string): void {
+    this.stats.recordRequest(model, version, { latencyMs: ms, ok, label });
+    const l = `model="${model}",version="${version}"`;
+    this.count(`gateway_requests_total{${l},result="${ok ? 'ok' : 'error'}"}`);
+    if (label !== undefined) this.count(`gateway_predictions_total{${l},label="${label.replace(/["\\\n]/g, '_')}"}`);
+    let h = this.histograms.get(l);
+    if (!h) this.histograms.set(l, (h = new Array(LATENCY_BUCKETS_S.length + 2).fill(0)));
+    const i = LATENCY_BUCKETS_S.findIndex((b) => ms / 1000 <= b);
+    h[i < 0 ? LATENCY_BUCKETS_S.length : i]! += 1;
+    h[LATENCY_BUCKETS_S.length + 1]! += ms / 1000;
+  }
+
+  private count(key: string): void {
+    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
+  }
+
+  metricsText(): string {
+    const lines = [
+      '# HELP gateway_requests_total Requests served, per model version and result.',
+      '# TYPE gateway_requests_total counter',
+      '# HELP gateway_predictions_total Served predictions per label (the output distribution).',
+      '# TYPE gateway_predictions_total counter',
+      '# HELP gateway_outcomes_total Ground-truth outcomes fed back, per served version.',
+      '# TYPE gateway_outcomes_total counter',
+      '# HELP gateway_shadow_requests_total Mirrored requests per shadow version.',
+      '# TYPE gateway_shadow_requests_total counter',
+    ];
+    for (const [k, v] of [...this.counters].sort()) lines.push(`${k} ${v}`);
+    lines.push('# HELP gateway_request_duration_seconds Served request latency.', '# TYPE gateway_request_duration_seconds histogram');
+    for (const [l, h] of this.histograms) {
+      let acc = 0;
+      LATENCY_BUCKETS_S.forEach((b, i) => {
+        acc += h[i]!;
+        lines.push(`gateway_request_duration_seconds_bucket{${l},le="${b}"} ${acc}`);
+      });
+      acc += h[LATENCY_BUCKETS_S.length]!;
+      lines.push(`gateway_request_duration_seconds_bucket{${l},le="+Inf"} ${acc}`);
+      lines.push(`gateway_request_duration_seconds_sum{${l}} ${h[LATENCY_BUCKETS_S.length + 1]!.toFixed(6)}`);
+      lines.push(`gateway_request_duration_seconds_count{${l}} ${acc}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function header(req: http.IncomingMessage, name: string): string | null {
+  const v = req.headers[name.toLowerCase()];
+  return (Array.isArray(v) ? v[0] : v) ?? null;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 10 * 1024 * 1024) throw new HttpError(413, 'request body over 10 MiB');
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (r.success) return r.data;
+  throw new HttpError(400, r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

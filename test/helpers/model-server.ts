@@ -1,0 +1,54 @@
+// A minimal Open Inference Protocol model server for gateway tests: answers a fixed label, after an
+// optional delay, failing a given share of requests.
+import http from 'node:http';
+
+export interface FakeModel {
+  url: string;
+  calls: number;
+  close: () => Promise<void>;
+}
+
+export async function fakeModelServer(opts: { label: string; delayMs?: number; failEvery?: number }): Promise<FakeModel> {
+  const state = { calls: 0 };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      state.calls += 1;
+      const n = state.calls;
+      setTimeout(() => {
+        if (opts.failEvery && n % opts.failEvery === 0) {
+          res.writeHead(500).end('{"error":"boom"}');
+          return;
+        }
+        const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: string };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ model_name: 'm', id: body.id, outputs: [{ name: 'label', shape: [1], datatype: 'BYTES', data: [opts.label] }] }));
+      }, opts.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get calls() {
+      return state.calls;
+    },
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** mulberry32: a seeded PRNG so split tests are exact, not probabilistic. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
