@@ -1,16 +1,20 @@
 // `npm run dev`: the Temporal dev server (SQLite under the data directory, Web UI on 8233, the project's
-// search attributes registered) and the release worker, in one process tree. Ctrl-C stops all of it.
+// search attributes registered), the embedded inference gateway on 8100, and the release worker, in one
+// process tree. Ctrl-C stops all of it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { ConfigError, loadConfig } from '../src/config';
 import { findTemporalServers } from '../src/dev/servers';
+import { Gateway } from '../src/gateway/server';
+import { gatewayToken } from '../src/gateway/token';
 import { createLogger } from '../src/logger';
 import { installRuntime, runWorker } from '../src/workers/main';
 
 const GRPC_PORT = 7233;
 const UI_PORT = 8233;
+const GATEWAY_PORT = 8100;
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -38,9 +42,16 @@ async function main(): Promise<void> {
     { temporal: server.address, ui: `http://127.0.0.1:${UI_PORT}`, taskQueue: config.temporal.taskQueue },
     `Temporal is up: Web UI at http://127.0.0.1:${UI_PORT}`,
   );
+  const gateway = new Gateway({
+    adminToken: gatewayToken(dataDir, config.gateway.adminToken),
+    stateFile: path.join(dataDir, 'gateway-routes.json'),
+  });
+  const gatewayUrl = `http://127.0.0.1:${await gateway.listen(GATEWAY_PORT)}`;
+  logger.info({ url: gatewayUrl }, 'gateway listening');
   try {
-    await runWorker({ ...config, temporal: { ...config.temporal, address: server.address } }, logger);
+    await runWorker({ ...config, dataDir, temporal: { ...config.temporal, address: server.address }, gateway: { ...config.gateway, url: gatewayUrl } }, logger);
   } finally {
+    await gateway.close();
     await server.teardown();
     logger.info('dev server stopped');
   }

@@ -22,12 +22,24 @@ export const WorkerEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where local state lives (dev server SQLite file, embedded router and registry). Default `./data`. */
   MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
+  /** The embedded gateway (traffic router, metrics, shadow analysis). Default `http://127.0.0.1:8100`. */
+  GATEWAY_URL: z.url().default('http://127.0.0.1:8100'),
+  /** Its admin token. Default: the one the gateway generated into the data directory. */
+  GATEWAY_ADMIN_TOKEN: z.string().min(1).optional(),
+  /** Slack-compatible webhooks every release notifies, comma-separated. Default none (log only). */
+  NOTIFY_WEBHOOKS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.url())),
 });
 
 export type WorkerConfig = Readonly<{
   temporal: Readonly<{ address: string; namespace: string; taskQueue: string; tls: boolean; apiKey?: string }>;
   logLevel: z.infer<typeof WorkerEnvSchema>['LOG_LEVEL'];
   dataDir: string;
+  gateway: Readonly<{ url: string; adminToken?: string }>;
+  notifyWebhooks: readonly string[];
 }>;
 
 export class ConfigError extends Error {
@@ -52,5 +64,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     }),
     logLevel: e.LOG_LEVEL,
     dataDir: e.MODEL_ROLLOUT_DATA_DIR,
+    gateway: Object.freeze({ url: e.GATEWAY_URL, adminToken: e.GATEWAY_ADMIN_TOKEN }),
+    notifyWebhooks: Object.freeze(e.NOTIFY_WEBHOOKS),
   });
 }

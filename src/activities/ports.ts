@@ -71,6 +71,8 @@ export interface Notification {
   severity: 'info' | 'warning' | 'critical';
   title: string;
   text: string;
+  /** The release's own Slack-compatible webhooks (manifest `notifications.webhooks`). */
+  webhooks?: string[];
 }
 
 export interface Notifier {

@@ -77,6 +77,13 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
     return status === 200;
   }
 
+  /** Where a version is served, as registered with the gateway. */
+  async backendUrl(model: string, version: string): Promise<string> {
+    const { status, json } = await this.request('GET', `/admin/backends/${encodeURIComponent(model)}/${encodeURIComponent(version)}`, undefined, true);
+    if (status === 404) throw ApplicationFailure.nonRetryable(`gateway ${this.base} has no backend for ${model} ${version}`, 'NotFound');
+    return this.parsed(z.object({ url: z.string() }), json, 'backend').url;
+  }
+
   async variantStats(model: string, version: string, w: TimeWindow): Promise<VariantStats> {
     const { json } = await this.request('GET', `/stats/${encodeURIComponent(model)}/${encodeURIComponent(version)}?from=${w.from}&to=${w.to}`);
     return this.parsed(Stats, json, 'stats');

@@ -1,33 +1,25 @@
-// Builds the ports the worker's activities call. The real backends (the embedded gateway, Prometheus,
-// MLflow, the evaluator) arrive with their own adapters; until one is configured, its port fails every
-// call with a non-retryable error that names it, so a release stops with a clear reason instead of
-// acting on invented data.
-import { ApplicationFailure } from '@temporalio/common';
+// Builds the ports the worker's activities call, on the embedded defaults: the gateway routes traffic
+// and keeps metrics and shadow comparisons, a JSON file is the registry, the evaluator scores versions
+// over the Open Inference Protocol on holdout files in <data>/datasets, notifications go to the log and
+// webhooks.
 import type { Ports } from '../activities/ports';
+import path from 'node:path';
 import type { WorkerConfig } from '../config';
+import { gatewayToken } from '../gateway/token';
+import type { Logger } from '../logger';
+import { FileRegistry } from './file-registry';
+import { GatewayClient } from './gateway';
+import { LogAndWebhookNotifier } from './notifier';
+import { OipEvaluator } from './oip-evaluator';
 
-function unconfigured<T extends object>(port: string, methods: (keyof T)[]): T {
-  return Object.fromEntries(
-    methods.map((m) => [
-      m,
-      async () => {
-        throw ApplicationFailure.create({
-          type: 'BackendUnavailable',
-          message: `no ${port} is configured for this worker`,
-          nonRetryable: true,
-        });
-      },
-    ]),
-  ) as T;
-}
-
-export function buildPorts(_config: WorkerConfig): Ports {
+export function buildPorts(config: WorkerConfig, logger: Logger): Ports {
+  const gateway = new GatewayClient({ baseUrl: config.gateway.url, adminToken: config.gateway.adminToken ?? gatewayToken(config.dataDir) });
   return {
-    router: unconfigured('traffic router', ['apply', 'read', 'healthy']),
-    metrics: unconfigured('metrics provider', ['variantStats']),
-    registry: unconfigured('model registry', ['getAlias', 'setAlias', 'recordOutcome', 'lastRollbackAt', 'archive']),
-    evaluator: unconfigured('evaluator', ['evaluate', 'smoke']),
-    shadow: unconfigured('shadow analyzer', ['analyze']),
-    notifier: unconfigured('notifier', ['notify']),
+    router: gateway,
+    metrics: gateway,
+    shadow: gateway,
+    registry: new FileRegistry(path.join(config.dataDir, 'registry.json')),
+    evaluator: new OipEvaluator({ backendUrl: (m, v) => gateway.backendUrl(m, v), datasetDir: path.join(config.dataDir, 'datasets') }),
+    notifier: new LogAndWebhookNotifier(logger.child({ component: 'notifier' }), config.notifyWebhooks),
   };
 }

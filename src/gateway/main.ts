@@ -1,10 +1,9 @@
 // Entrypoint of the embedded inference gateway: `npm run gateway`.
-import fs from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { createLogger } from '../logger';
 import { Gateway } from './server';
+import { gatewayToken } from './token';
 
 const GatewayEnv = z.object({
   /** Port the gateway listens on. Default 8100. */
@@ -18,17 +17,6 @@ const GatewayEnv = z.object({
   MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
-
-/** The admin token: from the environment, or generated once and kept beside the route table. */
-export function gatewayToken(dataDir: string, given?: string): string {
-  if (given) return given;
-  const file = path.join(dataDir, 'gateway-token');
-  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
-  fs.mkdirSync(dataDir, { recursive: true });
-  const token = randomBytes(24).toString('hex');
-  fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
-}
 
 async function main(): Promise<void> {
   const parsed = GatewayEnv.safeParse(process.env);

@@ -1,8 +1,8 @@
 // The gateway's route table: one route per model, replaced only by a newer generation of the same
 // release or by another release. Persisted atomically (write, fsync, rename) so a restart keeps the split.
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
+import { writeJsonAtomic } from '../shared/atomic-file';
 
 export const RouteSchema = z
   .object({
@@ -66,19 +66,11 @@ export class RouteTable {
 
   private persist(): void {
     if (!this.file) return;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(
-        fd,
-        JSON.stringify({ routes: [...this.routes.values()], seen: Object.fromEntries(this.seen), backends: Object.fromEntries(this.backends) }),
-      );
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, this.file);
+    writeJsonAtomic(this.file, {
+      routes: [...this.routes.values()],
+      seen: Object.fromEntries(this.seen),
+      backends: Object.fromEntries(this.backends),
+    });
   }
 }
 

@@ -214,6 +214,11 @@ export class Gateway {
       const result = this.routes.apply(route);
       return send(res, result === 'stale' ? 409 : 200, { result, route: this.routes.get(route.model) });
     }
+    if (p[0] === 'backends' && p[1] && p[2] && method === 'GET') {
+      const url = this.routes.backend(p[1], p[2]);
+      if (!url) throw new HttpError(404, `no backend for ${p[1]} ${p[2]}`);
+      return send(res, 200, { model: p[1], version: p[2], url });
+    }
     if (p[0] === 'backends' && p[1] && p[2] && method === 'PUT') {
       this.setBackend(p[1], p[2], parse(Backend, await readJson(req)).url);
       return send(res, 200, { model: p[1], version: p[2] });

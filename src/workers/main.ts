@@ -24,7 +24,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<v
       namespace,
       taskQueue,
       workflowsPath: require.resolve(path.join(__dirname, '../workflows')),
-      activities: createActivities(buildPorts(config)),
+      activities: createActivities(buildPorts(config, logger)),
     });
     logger.info({ address, namespace, taskQueue }, 'worker started');
     await worker.run();

@@ -805,7 +805,7 @@ class Release {
   private async notify(severity: 'info' | 'warning' | 'critical', title: string, text: string): Promise<void> {
     try {
       await notifyActs.notify.executeWithOptions({ summary: `notify: ${title}` }, [
-        { releaseId: this.s.releaseId, model: this.m.model, candidate: this.m.candidate, severity, title, text },
+        { releaseId: this.s.releaseId, model: this.m.model, candidate: this.m.candidate, severity, title, text, webhooks: this.m.notifications.webhooks },
       ]);
     } catch (err) {
       // A failing notifier never blocks a release or a rollback; it is surfaced in the timeline.

@@ -8,7 +8,15 @@ export interface FakeModel {
   close: () => Promise<void>;
 }
 
-export async function fakeModelServer(opts: { label: string; delayMs?: number; failEvery?: number }): Promise<FakeModel> {
+export async function fakeModelServer(opts: {
+  label: string;
+  delayMs?: number;
+  /** Fail every n-th request … */
+  failEvery?: number;
+  /** … only while this holds (default: always). */
+  failWhen?: () => boolean;
+  predict?: (data: unknown[]) => unknown;
+}): Promise<FakeModel> {
   const state = { calls: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -17,13 +25,14 @@ export async function fakeModelServer(opts: { label: string; delayMs?: number; f
       state.calls += 1;
       const n = state.calls;
       setTimeout(() => {
-        if (opts.failEvery && n % opts.failEvery === 0) {
+        if (opts.failEvery && n % opts.failEvery === 0 && (opts.failWhen?.() ?? true)) {
           res.writeHead(500).end('{"error":"boom"}');
           return;
         }
-        const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: string };
+        const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: string; inputs?: { data: unknown[] }[] };
+        const label = opts.predict ? opts.predict(body.inputs?.[0]?.data ?? []) : opts.label;
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ model_name: 'm', id: body.id, outputs: [{ name: 'label', shape: [1], datatype: 'BYTES', data: [opts.label] }] }));
+        res.end(JSON.stringify({ model_name: 'm', id: body.id, outputs: [{ name: 'label', shape: [1], datatype: 'BYTES', data: [label] }] }));
       }, opts.delayMs ?? 0);
     });
   });

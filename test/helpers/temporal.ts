@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
 
 let runtimeInstalled = false;
@@ -59,4 +59,10 @@ export function useDevServer(): { server: Awaited<ReturnType<typeof devServer>>;
   });
   afterAll(() => ctx.server?.close());
   return ctx;
+}
+
+/** An activity context for adapter tests, with the activity's own types kept. */
+export function activityEnv(): { run: <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A) => Promise<R> } {
+  const mock = new MockActivityEnvironment();
+  return { run: (fn, ...args) => mock.run(fn, ...args) };
 }

@@ -23,8 +23,8 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms: num
   throw new Error(`timed out waiting for ${what}`);
 }
 
-it('given npm run dev, then the UI answers on 8233 and the worker polls; on Ctrl-C nothing is left running', async () => {
-  if (await portOpen(7233)) throw new Error('port 7233 is taken: stop whatever runs there first');
+it('given npm run dev, then the UI answers on 8233, the gateway on 8100 and the worker polls; on Ctrl-C nothing is left running', async () => {
+  for (const port of [7233, 8233, 8100]) if (await portOpen(port)) throw new Error(`port ${port} is taken: stop whatever runs there first`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-rollout-dev-'));
   const child = spawn('npm', ['run', 'dev', '--silent'], {
     cwd: root,
@@ -43,6 +43,8 @@ it('given npm run dev, then the UI answers on 8233 and the worker polls; on Ctrl
     expect(ui.status).toBe(200);
     expect(await ui.text()).toMatch(/<html/i);
     expect(fs.existsSync(path.join(dataDir, 'temporal.sqlite'))).toBe(true);
+    expect((await fetch('http://127.0.0.1:8100/v2/health/ready')).status).toBe(200);
+    expect(fs.existsSync(path.join(dataDir, 'gateway-token'))).toBe(true);
     const lines = out.split('\n').filter((l) => l.startsWith('{'));
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
@@ -55,7 +57,7 @@ it('given npm run dev, then the UI answers on 8233 and the worker polls; on Ctrl
   expect(['0', 'SIGINT']).toContain(await exited);
   expect(out).toContain('"msg":"worker stopped"');
   expect(out).toContain('"msg":"dev server stopped"');
-  await until('ports 7233 and 8233 to close', async () => !(await portOpen(7233)) && !(await portOpen(8233)), 10_000);
+  await until('ports 7233, 8233 and 8100 to close', async () => !(await portOpen(7233)) && !(await portOpen(8233)) && !(await portOpen(8100)), 10_000);
   const left = spawnSync('pgrep', ['-f', `db-filename ${dataDir}`], { encoding: 'utf8' });
   expect(left.stdout.trim()).toBe('');
   fs.rmSync(dataDir, { recursive: true, force: true });

@@ -14,4 +14,11 @@ describe('worker configuration', () => {
   it('turns TLS on with an API key', () => {
     expect(loadConfig({ TEMPORAL_API_KEY: 'k' }).temporal.tls).toBe(true);
   });
+  it('reads the gateway and webhooks, naming a bad one', () => {
+    const c = loadConfig({ NOTIFY_WEBHOOKS: 'https://hooks.example/a, https://hooks.example/b' });
+    expect(c.notifyWebhooks).toEqual(['https://hooks.example/a', 'https://hooks.example/b']);
+    expect(c.gateway.url).toBe('http://127.0.0.1:8100');
+    expect(() => loadConfig({ NOTIFY_WEBHOOKS: 'not a url' })).toThrow(/NOTIFY_WEBHOOKS\.0/);
+    expect(() => loadConfig({ GATEWAY_URL: 'nope' })).toThrow(/GATEWAY_URL/);
+  });
 });

@@ -1,10 +1,10 @@
 // The activities' view of the gateway: the real activities over the real gateway, over HTTP.
-import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../../src/activities';
 import { GatewayClient } from '../../../src/adapters/gateway';
 import type { Ports, RouteSpec } from '../../../src/activities/ports';
 import { Gateway } from '../../../src/gateway/server';
 import { fakeModelServer, type FakeModel } from '../../helpers/model-server';
+import { activityEnv } from '../../helpers/temporal';
 
 let gw: Gateway;
 let base: string;
@@ -12,8 +12,7 @@ let v1: FakeModel;
 let v2: FakeModel;
 let client: GatewayClient;
 let acts: ReturnType<typeof createActivities>;
-const mock = new MockActivityEnvironment();
-const env = { run: <A extends unknown[], R>(fn: (...a: A) => Promise<R>, ...args: A): Promise<R> => mock.run(fn, ...args) as Promise<R> };
+const env = activityEnv();
 
 beforeAll(async () => {
   v1 = await fakeModelServer({ label: 'a' });

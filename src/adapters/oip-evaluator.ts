@@ -1,0 +1,123 @@
+// Offline evaluation over the Open Inference Protocol: champion and challenger score the same holdout
+// rows (JSONL: {"inputs": [...], "label": ..., "slice"?: "...", "group"?: "..."}), then each takes a short
+// load at a target rate for its p99. The gateway says where each version is served.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+import type { EvaluationReport, SmokeReport } from '../domain/gates';
+import type { Evaluator } from '../activities/ports';
+
+const Row = z.object({
+  inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
+  label: z.union([z.string(), z.number()]),
+  /** Slice for per-slice metrics (region, segment, …). */
+  slice: z.string().optional(),
+  /** Sensitive attribute group for the fairness gap. */
+  group: z.string().optional(),
+});
+type Row = z.infer<typeof Row>;
+
+export interface OipEvaluatorOptions {
+  /** Where a model version is served (an Open Inference Protocol base URL). */
+  backendUrl: (model: string, version: string) => Promise<string>;
+  /** Directory of `<dataset>.jsonl` holdout files; the dataset defaults to the model's name. */
+  datasetDir: string;
+  /** Primary metric: accuracy, or rmse for numeric labels. Default accuracy. */
+  metric?: 'accuracy' | 'rmse';
+  /** Load test: requests per second and how many requests. Default 50 rps, 200 requests. */
+  loadRps?: number;
+  loadRequests?: number;
+  timeoutMs?: number;
+}
+
+export class OipEvaluator implements Evaluator {
+  constructor(private readonly o: OipEvaluatorOptions) {}
+
+  private rows(model: string, dataset?: string): Row[] {
+    const name = dataset ?? model;
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw ApplicationFailure.nonRetryable(`dataset name ${name} is not a plain file name`, 'NotFound');
+    const file = path.join(this.o.datasetDir, `${name}.jsonl`);
+    if (!fs.existsSync(file)) throw ApplicationFailure.nonRetryable(`no holdout dataset at ${file}`, 'NotFound');
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+    return lines.map((l, i) => {
+      const r = Row.safeParse(JSON.parse(l));
+      if (!r.success) throw ApplicationFailure.nonRetryable(`${file}:${i + 1}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, 'BadBackendResponse');
+      return r.data;
+    });
+  }
+
+  private async predict(base: string, model: string, row: Row): Promise<{ value: unknown; ms: number; ok: boolean }> {
+    const t0 = performance.now();
+    try {
+      const r = await fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: row.inputs }),
+        signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
+      });
+      const body = (await r.json()) as { outputs?: { data?: unknown[] }[] };
+      return { value: body.outputs?.[0]?.data?.[0], ms: performance.now() - t0, ok: r.ok && body.outputs !== undefined };
+    } catch {
+      return { value: undefined, ms: performance.now() - t0, ok: false };
+    }
+  }
+
+  private score(rows: Row[], preds: unknown[], select: (r: Row) => boolean = () => true): number {
+    const idx = rows.map((r, i) => (select(r) ? i : -1)).filter((i) => i >= 0);
+    if (!idx.length) return Number.NaN;
+    if ((this.o.metric ?? 'accuracy') === 'rmse') {
+      return Math.sqrt(idx.reduce((a, i) => a + (Number(preds[i]) - Number(rows[i]!.label)) ** 2, 0) / idx.length);
+    }
+    return idx.filter((i) => String(preds[i]) === String(rows[i]!.label)).length / idx.length;
+  }
+
+  private async scores(model: string, version: string, rows: Row[]) {
+    const base = await this.o.backendUrl(model, version);
+    const preds: unknown[] = [];
+    for (let i = 0; i < rows.length; i += 16) {
+      Context.current().heartbeat({ version, scored: i });
+      const batch = await Promise.all(rows.slice(i, i + 16).map((r) => this.predict(base, model, r)));
+      preds.push(...batch.map((b) => (b.ok ? b.value : undefined)));
+    }
+    const slices = Object.fromEntries(
+      [...new Set(rows.map((r) => r.slice).filter((s): s is string => !!s))].map((s) => [s, this.score(rows, preds, (r) => r.slice === s)]),
+    );
+    const groups = [...new Set(rows.map((r) => r.group).filter((g): g is string => !!g))].map((g) => this.score(rows, preds, (r) => r.group === g));
+    return {
+      score: this.score(rows, preds),
+      slices,
+      fairnessGap: groups.length > 1 ? Math.max(...groups) - Math.min(...groups) : 0,
+      p99LatencyMs: (await this.load(base, model, rows, this.o.loadRequests ?? 200)).p99,
+    };
+  }
+
+  /** Requests paced at the target rate, so latency is measured under load, not one at a time. */
+  private async load(base: string, model: string, rows: Row[], n: number): Promise<{ p99: number; errors: number }> {
+    const rps = this.o.loadRps ?? 50;
+    const started = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const at = started + (i * 1000) / rps;
+        await new Promise((r) => setTimeout(r, Math.max(0, at - performance.now())));
+        return this.predict(base, model, rows[i % rows.length]!);
+      }),
+    );
+    const ms = results.map((r) => r.ms).sort((a, b) => a - b);
+    return { p99: Number((ms[Math.ceil(0.99 * ms.length) - 1] ?? 0).toFixed(2)), errors: results.filter((r) => !r.ok).length };
+  }
+
+  async evaluate(q: { model: string; champion: string; candidate: string; dataset?: string }): Promise<EvaluationReport> {
+    const rows = this.rows(q.model, q.dataset);
+    const champion = await this.scores(q.model, q.champion, rows);
+    const candidate = await this.scores(q.model, q.candidate, rows);
+    return { metric: this.o.metric ?? 'accuracy', samples: rows.length, champion, candidate };
+  }
+
+  async smoke(q: { model: string; version: string; requests: number }): Promise<SmokeReport> {
+    const rows = this.rows(q.model);
+    const { p99, errors } = await this.load(await this.o.backendUrl(q.model, q.version), q.model, rows, q.requests);
+    return { requests: q.requests, errors, latencyP99Ms: p99 };
+  }
+}
