@@ -2,7 +2,7 @@
 // and shadow analyzer (its stats endpoints). Every response is parsed; failures name the backend.
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import type { VariantStats } from '../domain/gates';
+import { ShadowReport, VariantStats } from '../domain/gates';
 import type { MetricsProvider, RouteSpec, ShadowAnalyzer, TimeWindow, TrafficRouter } from '../activities/ports';
 import { RouteSchema } from '../gateway/routes';
 
@@ -12,14 +12,6 @@ export interface GatewayClientOptions {
   timeoutMs?: number;
 }
 
-const Stats = z.object({
-  requests: z.number().int().min(0),
-  errors: z.number().int().min(0),
-  outcomes: z.number().int().min(0),
-  successes: z.number().int().min(0),
-  latencyP99Ms: z.number().min(0).nullable(),
-});
-const ShadowStats = z.object({ requests: z.number().int().min(0), divergent: z.number().int().min(0), psi: z.number().min(0).nullable() });
 
 export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnalyzer {
   private readonly base: string;
@@ -86,11 +78,11 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
 
   async variantStats(model: string, version: string, w: TimeWindow): Promise<VariantStats> {
     const { json } = await this.request('GET', `/stats/${encodeURIComponent(model)}/${encodeURIComponent(version)}?from=${w.from}&to=${w.to}`);
-    return this.parsed(Stats, json, 'stats');
+    return this.parsed(VariantStats, json, 'stats');
   }
 
   async analyze(q: { model: string; champion: string; candidate: string } & TimeWindow) {
     const { json } = await this.request('GET', `/stats/${encodeURIComponent(q.model)}/_shadow?from=${q.from}&to=${q.to}`);
-    return this.parsed(ShadowStats, json, 'shadow stats');
+    return this.parsed(ShadowReport, json, 'shadow stats');
   }
 }
