@@ -50,13 +50,17 @@ export class OipEvaluator implements Evaluator {
 
   private async predict(base: string, model: string, row: Row): Promise<{ value: unknown; ms: number; ok: boolean }> {
     const t0 = performance.now();
-    try {
-      const r = await fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
+    const send = () =>
+      fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ inputs: row.inputs }),
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
       });
+    try {
+      // One retry on a network error only (a keep-alive socket the server closed as it was reused): a
+      // wrong or failed answer from the model itself counts against it.
+      const r = await send().catch((err: Error) => (err.name === 'TimeoutError' ? Promise.reject(err) : send()));
       const body = (await r.json()) as { outputs?: { data?: unknown[] }[] };
       return { value: body.outputs?.[0]?.data?.[0], ms: performance.now() - t0, ok: r.ok && body.outputs !== undefined };
     } catch {
