@@ -39,9 +39,16 @@ it('given a holdout file, then both versions are scored on it, per slice and gro
   expect(report.champion.score).toBeCloseTo(0.9, 5);
   expect(report.champion.slices).toEqual({ low: 1, high: 0.8 });
   expect(report.candidate.p99LatencyMs).toBeGreaterThan(0);
-  expect(evaluationGates(report, STANDARD_GATES).every((g) => g.outcome === 'pass')).toBe(true);
+  // Scoring is under test here, not a shared CI machine's latency: the SLA is generous.
+  const gates = { ...STANDARD_GATES, latency: { p99SlaMs: 5_000 } };
+  expect(evaluationGates(report, gates).map((g) => [g.gate, g.outcome])).toEqual([
+    ['evaluation-quality', 'pass'],
+    ['evaluation-slices', 'pass'],
+    ['evaluation-fairness', 'pass'],
+    ['evaluation-latency', 'pass'],
+  ]);
   const reversed = await env.run(evaluator().evaluate.bind(evaluator()), { model: 'fraud', champion: 'v2', candidate: 'v1' });
-  expect(evaluationGates(reversed, STANDARD_GATES).find((g) => g.gate === 'evaluation-quality')?.outcome).toBe('fail');
+  expect(evaluationGates(reversed, gates).find((g) => g.gate === 'evaluation-quality')?.outcome).toBe('fail');
 });
 
 it('given a missing dataset, then it fails for good, naming the file', async () => {

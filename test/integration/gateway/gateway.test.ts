@@ -109,7 +109,8 @@ it('given a slow shadow, then it is never served, never slows the served path, a
       expect(r.headers.get('x-model-version')).toBe('v1');
       expect((await json(r)).outputs[0].data[0]).toBe('approve');
     }
-    expect(performance.now() - t0).toBeLessThan(400 * 2);
+    // On the served path, 10 sequential requests would take at least 10 × 400 ms.
+    expect(performance.now() - t0).toBeLessThan(2_000);
     await new Promise((r) => setTimeout(r, 600));
     expect(gw.stats.shadowWindow('fraud', 0, Date.now() + 1000)).toMatchObject({ requests: 10, divergent: 10 });
     expect(gw.stats.window('fraud', 'v3', 0, Date.now() + 1000).requests).toBe(0);
