@@ -1,11 +1,19 @@
-// The worker's configuration: one schema, parsed once at start-up, frozen, passed down.
-// Nothing else reads process.env.
+// Configuration from the environment: one schema per process (the worker's here, the gateway's beside
+// its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
 import { z } from 'zod';
 import { TASK_QUEUE } from './constants';
 
 const bool = z
   .enum(['true', 'false', '1', '0', ''])
   .transform((v) => v === 'true' || v === '1');
+
+/** Variables every process of the project reads. */
+export const CommonEnv = {
+  /** pino log level. Default `info`. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where local state lives (dev server SQLite file, gateway routes, registry, datasets). Default `./data`. */
+  MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
+};
 
 export const WorkerEnvSchema = z.object({
   /** Temporal frontend address. Default `localhost:7233`. */
@@ -18,10 +26,7 @@ export const WorkerEnvSchema = z.object({
   TEMPORAL_TLS: bool.default(false),
   /** API key for Temporal Cloud. Default none. */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
-  /** pino log level. Default `info`. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Where local state lives (dev server SQLite file, embedded router and registry). Default `./data`. */
-  MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
+  ...CommonEnv,
   /** The embedded gateway (traffic router, metrics, shadow analysis). Default `http://127.0.0.1:8100`. */
   GATEWAY_URL: z.url().default('http://127.0.0.1:8100'),
   /** Its admin token. Default: the one the gateway generated into the data directory. */
@@ -46,14 +51,17 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Parses the environment; a bad value stops start-up with a message naming the variable. */
+/** Parses an environment against a schema; a bad value throws ConfigError naming the variable. */
+export function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv = process.env): T {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** The worker's configuration. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = WorkerEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(WorkerEnvSchema, env);
   return Object.freeze({
     temporal: Object.freeze({
       address: e.TEMPORAL_ADDRESS,

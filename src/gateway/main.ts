@@ -1,6 +1,7 @@
 // Entrypoint of the embedded inference gateway: `npm run gateway`.
 import path from 'node:path';
 import { z } from 'zod';
+import { CommonEnv, ConfigError, parseEnv } from '../config';
 import { createLogger } from '../logger';
 import { Gateway } from './server';
 import { gatewayToken } from './token';
@@ -14,17 +15,11 @@ const GatewayEnv = z.object({
   GATEWAY_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** User header that keys sticky cohorts. Default x-user-id. */
   GATEWAY_USER_HEADER: z.string().min(1).default('x-user-id'),
-  MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ...CommonEnv,
 });
 
 async function main(): Promise<void> {
-  const parsed = GatewayEnv.safeParse(process.env);
-  if (!parsed.success) {
-    process.stderr.write(`invalid configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}\n`);
-    process.exit(2);
-  }
-  const env = parsed.data;
+  const env = parseEnv(GatewayEnv);
   const logger = createLogger(env.LOG_LEVEL).child({ component: 'gateway' });
   const gateway = new Gateway({
     adminToken: gatewayToken(env.MODEL_ROLLOUT_DATA_DIR, env.GATEWAY_ADMIN_TOKEN),
@@ -43,6 +38,10 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });
