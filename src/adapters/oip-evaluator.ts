@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { EvaluationReport, SmokeReport } from '../domain/gates';
 import type { Evaluator } from '../activities/ports';
+import { fetchModel } from '../shared/http';
 
 const Row = z.object({
   inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
@@ -50,17 +51,8 @@ export class OipEvaluator implements Evaluator {
 
   private async predict(base: string, model: string, row: Row): Promise<{ value: unknown; ms: number; ok: boolean }> {
     const t0 = performance.now();
-    const send = () =>
-      fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ inputs: row.inputs }),
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
-      });
     try {
-      // One retry on a network error only (a keep-alive socket the server closed as it was reused): a
-      // wrong or failed answer from the model itself counts against it.
-      const r = await send().catch((err: Error) => (err.name === 'TimeoutError' ? Promise.reject(err) : send()));
+      const r = await fetchModel(`${base}/v2/models/${encodeURIComponent(model)}/infer`, { inputs: row.inputs }, this.o.timeoutMs ?? 10_000);
       const body = (await r.json()) as { outputs?: { data?: unknown[] }[] };
       return { value: body.outputs?.[0]?.data?.[0], ms: performance.now() - t0, ok: r.ok && body.outputs !== undefined };
     } catch {

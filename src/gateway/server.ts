@@ -6,6 +6,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
+import { fetchModel } from '../shared/http';
 
 export interface GatewayOptions {
   /** Bearer token the admin API requires. */
@@ -180,16 +181,8 @@ export class Gateway {
   private async call(model: string, version: string, body: object): Promise<z.infer<typeof InferResponse>> {
     const base = this.routes.backend(model, version);
     if (!base) throw new Error('no backend registered');
-    const send = () =>
-      fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.backendTimeoutMs ?? 10_000),
-      });
-    // A connection that fails before any answer (a keep-alive socket the backend just closed) is tried
-    // once more, as proxies do: otherwise it would count as the version's error and could breach a gate.
-    const r = await send().catch((err: Error) => (err.name === 'TimeoutError' ? Promise.reject(err) : send()));
+    // A failed connection would otherwise count as the version's error and could breach a gate.
+    const r = await fetchModel(`${base}/v2/models/${encodeURIComponent(model)}/infer`, body, this.opts.backendTimeoutMs ?? 10_000);
     if (!r.ok) throw new Error(`backend answered ${r.status}`);
     const parsed = InferResponse.safeParse(await r.json());
     if (!parsed.success) throw new Error('backend answer is not an Open Inference Protocol response');
