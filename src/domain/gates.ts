@@ -47,6 +47,11 @@ export const VariantStats = z.object({
   successes: z.number().int().min(0),
   /** p99 latency in the window, null with no requests. */
   latencyP99Ms: z.number().min(0).nullable(),
+  /**
+   * The window's latency distribution as [bucket upper bound ms, requests in the bucket], ascending. With
+   * it, latency is compared with the reference by a Mann–Whitney test, not only against the SLA.
+   */
+  latencyHistogram: z.array(z.tuple([z.number().min(0), z.number().int().min(0)])).optional(),
 });
 export type VariantStats = z.infer<typeof VariantStats>;
 
@@ -178,7 +183,51 @@ export function businessMetricGate(cand: VariantStats, ref: VariantStats, g: Gat
   };
 }
 
-/** p99 latency against the SLA. */
+/**
+ * Mann–Whitney U on binned samples: each bucket is one tie group at its upper bound, so histograms from
+ * the gateway or Prometheus (whose buckets both variants share) are tested without raw samples. Returns
+ * the one-sided p-value of H1 "a is stochastically greater than b" (normal approximation, tie-corrected),
+ * and U of a. Buckets are [upper bound, count].
+ */
+export function mannWhitneyGreater(a: readonly (readonly [number, number])[], b: readonly (readonly [number, number])[]): { u: number; z: number; pValue: number; n1: number; n2: number } {
+  const bounds = [...new Set([...a.map(([x]) => x), ...b.map(([x]) => x)])].sort((x, y) => x - y);
+  const count = (h: readonly (readonly [number, number])[]) => {
+    const m = new Map<number, number>();
+    for (const [x, n] of h) m.set(x, (m.get(x) ?? 0) + n);
+    return m;
+  };
+  const ca = count(a);
+  const cb = count(b);
+  let n1 = 0;
+  let n2 = 0;
+  let u = 0;
+  let tieTerm = 0;
+  let bBelow = 0;
+  for (const x of bounds) {
+    const ai = ca.get(x) ?? 0;
+    const bi = cb.get(x) ?? 0;
+    u += ai * (bBelow + bi / 2);
+    bBelow += bi;
+    n1 += ai;
+    n2 += bi;
+    const t = ai + bi;
+    tieTerm += t ** 3 - t;
+  }
+  const n = n1 + n2;
+  if (n1 === 0 || n2 === 0) return { u, z: 0, pValue: 1, n1, n2 };
+  const variance = ((n1 * n2) / 12) * (n + 1 - tieTerm / (n * (n - 1)));
+  if (variance <= 0) return { u, z: 0, pValue: 1, n1, n2 };
+  // Continuity correction of 0.5 towards the null.
+  const zScore = (u - (n1 * n2) / 2 - 0.5) / Math.sqrt(variance);
+  return { u, z: zScore, pValue: 1 - normalCdf(zScore), n1, n2 };
+}
+
+/**
+ * Latency: fails on a p99 above the SLA; and, with both variants' distributions, on a regression against
+ * the reference: the candidate significantly slower (Mann–Whitney, one-sided) AND its p99 more than the
+ * allowed relative increase above the reference's. A shift that is significant but small, or large but
+ * noise, passes.
+ */
 export function latencyGate(cand: VariantStats, ref: VariantStats | null, g: Gates): GateResult {
   const threshold = g.latency.p99SlaMs;
   const base = { gate: 'latency-p99' as const, threshold };
@@ -186,12 +235,32 @@ export function latencyGate(cand: VariantStats, ref: VariantStats | null, g: Gat
     return insufficient(base, cand.requests, ref?.requests ?? null, g.minSampleSize, 'requests');
   }
   const p99 = cand.latencyP99Ms;
+  const refP99 = ref?.latencyP99Ms ?? null;
+  const evidence: Record<string, number | string | null> = { candidateP99Ms: round(p99, 3), referenceP99Ms: refP99, requests: cand.requests, slaMs: threshold };
+  let regression = false;
+  let shift = '';
+  if (cand.latencyHistogram && ref?.latencyHistogram && refP99 !== null && ref.requests >= g.minSampleSize) {
+    const mw = mannWhitneyGreater(cand.latencyHistogram, ref.latencyHistogram);
+    const increase = refP99 > 0 ? p99 / refP99 - 1 : 0;
+    regression = mw.pValue < g.significance && increase > g.latency.maxP99Increase;
+    Object.assign(evidence, {
+      test: 'Mann-Whitney U (one-sided, binned, tie-corrected)',
+      u: round(mw.u, 1),
+      z: round(mw.z, 4),
+      pValue: round(mw.pValue, 6),
+      p99Increase: round(increase, 4),
+      maxP99Increase: g.latency.maxP99Increase,
+    });
+    shift = `; vs reference ${round(refP99, 1)} ms: ${increase >= 0 ? '+' : ''}${pct(increase)} (allowed +${pct(g.latency.maxP99Increase)}), Mann-Whitney p=${round(mw.pValue)}`;
+  } else if (refP99 !== null) {
+    shift = `; reference ${round(refP99, 1)} ms`;
+  }
   return {
     ...base,
-    outcome: p99 > threshold ? 'fail' : 'pass',
+    outcome: p99 > threshold || regression ? 'fail' : 'pass',
     observed: round(p99, 2),
-    summary: `p99 ${round(p99, 1)} ms (SLA ${threshold} ms${ref?.latencyP99Ms != null ? `; reference ${round(ref.latencyP99Ms, 1)} ms` : ''})`,
-    evidence: { candidateP99Ms: round(p99, 3), referenceP99Ms: ref?.latencyP99Ms ?? null, requests: cand.requests },
+    summary: `p99 ${round(p99, 1)} ms (SLA ${threshold} ms${shift})${regression ? ': significantly slower than the reference' : ''}`,
+    evidence,
   };
 }
 

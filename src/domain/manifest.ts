@@ -160,6 +160,11 @@ export const GatesSchema = z.object({
     .object({
       /** p99 latency SLA in milliseconds. Default 250. */
       p99SlaMs: z.number().positive().default(250),
+      /**
+       * Largest relative p99 increase over the reference (champion cohort or baseline) tolerated when the
+       * candidate is also significantly slower by a Mann–Whitney test. Default 0.5 (+50%).
+       */
+      maxP99Increase: z.number().min(0).default(0.5),
     })
     .prefault({}),
   shadow: z

@@ -27,6 +27,8 @@ export interface WindowStats {
   outcomes: number;
   successes: number;
   latencyP99Ms: number | null;
+  /** [bucket upper bound ms, requests], ascending; the buckets are the same for every variant. */
+  latencyHistogram: [number, number][];
   labels: Record<string, number>;
 }
 
@@ -97,7 +99,7 @@ export class StatsStore {
   }
 
   window(model: string, version: string, from: number, to: number): WindowStats {
-    const out: WindowStats = { requests: 0, errors: 0, outcomes: 0, successes: 0, latencyP99Ms: null, labels: {} };
+    const out: WindowStats = { requests: 0, errors: 0, outcomes: 0, successes: 0, latencyP99Ms: null, latencyHistogram: [], labels: {} };
     const latency = new Map<number, number>();
     for (const [s, b] of this.variants.get(`${model}\u0000${version}`) ?? []) {
       if (s * 1000 < from || s * 1000 >= to) continue;
@@ -109,6 +111,7 @@ export class StatsStore {
       for (const [k, n] of b.labels) out.labels[k] = (out.labels[k] ?? 0) + n;
     }
     out.latencyP99Ms = quantile(latency, 0.99);
+    out.latencyHistogram = [...latency.entries()].sort(([a], [b]) => a - b).map(([k, n]) => [Number(bucketUpperMs(k).toFixed(3)), n]);
     return out;
   }
 

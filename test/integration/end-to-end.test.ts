@@ -82,7 +82,7 @@ function traffic(model: string): { stop: () => Promise<number> } {
 
 const plan = () => ({
   // The latency SLA suits a shared 2-core CI machine; these tests are about traffic and breaches.
-  gates: { minSampleSize: 60, latency: { p99SlaMs: 2_000 } },
+  gates: { minSampleSize: 60, latency: { p99SlaMs: 2_000, maxP99Increase: 10 } },
   plan: [
     { kind: 'evaluate' as const },
     { kind: 'shadow' as const, minRequests: 50, minDuration: '3s', maxDuration: '30s', interval: '1s', sampleRate: 1 },

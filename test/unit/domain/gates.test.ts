@@ -4,6 +4,7 @@ import {
   errorRateGate,
   evaluationGates,
   latencyGate,
+  mannWhitneyGreater,
   normalCdf,
   proportionGreaterPValue,
   shadowGates,
@@ -70,6 +71,41 @@ describe('latency and watch gates', () => {
     expect(latencyGate(stats({ latencyP99Ms: 300 }), null, g).outcome).toBe('fail');
     expect(latencyGate(stats({ latencyP99Ms: 200 }), null, g).outcome).toBe('pass');
   });
+  it('Mann-Whitney on binned samples matches the textbook value, ties included', () => {
+    const one = (xs: number[]) => xs.map((x) => [x, 1] as [number, number]);
+    // scipy.stats.mannwhitneyu([4,5,6], [1,2,3], alternative='greater', method='asymptotic') -> U=9, p=0.0404
+    const mw = mannWhitneyGreater(one([4, 5, 6]), one([1, 2, 3]));
+    expect(mw.u).toBe(9);
+    expect(mw.pValue).toBeCloseTo(0.0404, 3);
+    expect(mannWhitneyGreater(one([1, 2, 3]), one([4, 5, 6])).pValue).toBeGreaterThan(0.95);
+    // Identical histograms: U is exactly half of n1*n2, no evidence of a shift.
+    const h: [number, number][] = [[10, 500], [20, 400], [40, 100]];
+    const same = mannWhitneyGreater(h, h);
+    expect(same.u).toBe(500_000);
+    expect(same.pValue).toBeGreaterThan(0.45);
+  });
+
+  it('fails a candidate significantly slower than the champion by more than the allowed increase, within the SLA', () => {
+    const ref = stats({ latencyP99Ms: 40, latencyHistogram: [[10, 5_000], [20, 4_000], [40, 1_000]] });
+    const slower = stats({ latencyP99Ms: 80, latencyHistogram: [[10, 2_000], [20, 4_000], [40, 3_000], [80, 1_000]] });
+    const r = latencyGate(slower, ref, g);
+    expect(r).toMatchObject({ outcome: 'fail', evidence: { test: expect.stringMatching(/Mann-Whitney/), p99Increase: 1 } });
+    expect(r.evidence.pValue as number).toBeLessThan(0.001);
+    expect(r.summary).toMatch(/significantly slower/);
+    // The same distributions both ways: no regression.
+    expect(latencyGate(ref, ref, g).outcome).toBe('pass');
+    // Faster candidate: passes.
+    expect(latencyGate(ref, slower, g).outcome).toBe('pass');
+  });
+
+  it('passes a large p99 increase that the test cannot tell from noise', () => {
+    const ref = stats({ requests: 1_000, latencyP99Ms: 20, latencyHistogram: [[10, 500], [20, 500]] });
+    const cand = stats({ requests: 1_000, latencyP99Ms: 80, latencyHistogram: [[10, 500], [20, 480], [80, 20]] });
+    const r = latencyGate(cand, ref, g);
+    expect(r.outcome).toBe('pass');
+    expect(r.evidence.pValue as number).toBeGreaterThan(0.05);
+  });
+
   it('without a baseline, the comparisons lack data instead of passing', () => {
     expect(watchGates(stats(), null, g).map((r) => r.outcome)).toEqual(['insufficient-data', 'insufficient-data', 'pass']);
     expect(verdict(watchGates(stats(), null, g))).toBe('insufficient-data');
