@@ -31,6 +31,19 @@ export const WorkerEnvSchema = z.object({
   GATEWAY_URL: z.url().default('http://127.0.0.1:8100'),
   /** Its admin token. Default: the one the gateway generated into the data directory. */
   GATEWAY_ADMIN_TOKEN: z.string().min(1).optional(),
+  /** Prometheus base URL: when set, gates read metrics from Prometheus, not the gateway. Default none. */
+  PROMETHEUS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Bearer token for Prometheus behind an authenticating proxy. Default none. */
+  PROMETHEUS_TOKEN: z.string().min(1).optional(),
+  /** JSON file of PromQL templates ($model, $version, $window) overriding the defaults. Default none. */
+  PROMETHEUS_QUERIES: z.string().min(1).optional(),
+  /** MLflow tracking server: when set, it is the model registry, not `<data>/registry.json`. Default none. */
+  MLFLOW_TRACKING_URI: z.url({ protocol: /^https?$/ }).optional(),
+  /** MLflow bearer token. Default none. */
+  MLFLOW_TRACKING_TOKEN: z.string().min(1).optional(),
+  /** MLflow basic-auth user and password. Default none. */
+  MLFLOW_TRACKING_USERNAME: z.string().min(1).optional(),
+  MLFLOW_TRACKING_PASSWORD: z.string().optional(),
   /** Slack-compatible webhooks every release notifies, comma-separated. Default none (log only). */
   NOTIFY_WEBHOOKS: z
     .string()
@@ -45,6 +58,8 @@ export type WorkerConfig = Readonly<{
   dataDir: string;
   gateway: Readonly<{ url: string; adminToken?: string }>;
   notifyWebhooks: readonly string[];
+  prometheus: Readonly<{ url: string; token?: string; queriesFile?: string }> | null;
+  mlflow: Readonly<{ url: string; token?: string; username?: string; password?: string }> | null;
 }>;
 
 export class ConfigError extends Error {
@@ -74,5 +89,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     dataDir: e.MODEL_ROLLOUT_DATA_DIR,
     gateway: Object.freeze({ url: e.GATEWAY_URL, adminToken: e.GATEWAY_ADMIN_TOKEN }),
     notifyWebhooks: Object.freeze(e.NOTIFY_WEBHOOKS),
+    prometheus: e.PROMETHEUS_URL ? Object.freeze({ url: e.PROMETHEUS_URL, token: e.PROMETHEUS_TOKEN, queriesFile: e.PROMETHEUS_QUERIES }) : null,
+    mlflow: e.MLFLOW_TRACKING_URI
+      ? Object.freeze({ url: e.MLFLOW_TRACKING_URI, token: e.MLFLOW_TRACKING_TOKEN, username: e.MLFLOW_TRACKING_USERNAME, password: e.MLFLOW_TRACKING_PASSWORD })
+      : null,
   });
 }

@@ -1,25 +1,45 @@
-// Builds the ports the worker's activities call, on the embedded defaults: the gateway routes traffic
-// and keeps metrics and shadow comparisons, a JSON file is the registry, the evaluator scores versions
-// over the Open Inference Protocol on holdout files in <data>/datasets, notifications go to the log and
-// webhooks.
+// Builds the ports the worker's activities call. Embedded defaults: the gateway routes traffic and keeps
+// metrics and shadow comparisons, a JSON file is the registry, the evaluator scores versions over the
+// Open Inference Protocol on holdout files in <data>/datasets, notifications go to the log and webhooks.
+// In production, PROMETHEUS_URL makes Prometheus the metrics provider and MLFLOW_TRACKING_URI makes
+// MLflow the registry.
 import type { Ports } from '../activities/ports';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkerConfig } from '../config';
 import { gatewayToken } from '../gateway/token';
 import type { Logger } from '../logger';
 import { FileRegistry } from './file-registry';
 import { GatewayClient } from './gateway';
+import { MlflowRegistry } from './mlflow';
 import { LogAndWebhookNotifier } from './notifier';
+import { PrometheusMetrics, QueryTemplates } from './prometheus';
 import { OipEvaluator } from './oip-evaluator';
 
 export function buildPorts(config: WorkerConfig, logger: Logger): Ports {
   const gateway = new GatewayClient({ baseUrl: config.gateway.url, adminToken: config.gateway.adminToken ?? gatewayToken(config.dataDir) });
   return {
     router: gateway,
-    metrics: gateway,
+    metrics: config.prometheus
+      ? new PrometheusMetrics({ url: config.prometheus.url, token: config.prometheus.token, queries: promQueries(config.prometheus.queriesFile) })
+      : gateway,
     shadow: gateway,
-    registry: new FileRegistry(path.join(config.dataDir, 'registry.json')),
+    registry: config.mlflow ? new MlflowRegistry(config.mlflow) : new FileRegistry(path.join(config.dataDir, 'registry.json')),
     evaluator: new OipEvaluator({ backendUrl: (m, v) => gateway.backendUrl(m, v), datasetDir: path.join(config.dataDir, 'datasets') }),
     notifier: new LogAndWebhookNotifier(logger.child({ component: 'notifier' }), config.notifyWebhooks),
   };
+}
+
+/** PromQL templates from a JSON file; a bad file stops the worker at start-up, naming the file and key. */
+function promQueries(file: string | undefined): QueryTemplates | undefined {
+  if (!file) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`PROMETHEUS_QUERIES: cannot read ${file}: ${(err as Error).message}`);
+  }
+  const p = QueryTemplates.safeParse(json);
+  if (!p.success) throw new Error(`PROMETHEUS_QUERIES: ${file}: ${p.error.issues.map((i) => `${i.path.join('.') || (i as { keys?: string[] }).keys?.join(',')}: ${i.message}`).join('; ')}`);
+  return p.data;
 }

@@ -64,6 +64,14 @@ export class RouteTable {
     this.persist();
   }
 
+  /** Every model version with a backend, as [model, version]. */
+  versions(): [string, string][] {
+    return [...this.backends.keys()].map((k) => {
+      const i = k.lastIndexOf('/');
+      return [k.slice(0, i), k.slice(i + 1)];
+    });
+  }
+
   private persist(): void {
     if (!this.file) return;
     writeJsonAtomic(this.file, {

@@ -33,7 +33,7 @@ const InferResponse = z
 const Feedback = z.object({ id: z.string().min(1), success: z.boolean() });
 const Backend = z.object({ url: z.url() });
 
-const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10];
 
 class HttpError extends Error {
   constructor(
@@ -159,7 +159,9 @@ export class Gateway {
       answer = await served;
     } catch (err) {
       this.observe(model, version, performance.now() - started, false);
-      throw new HttpError(502, `${model} ${version}: ${(err as Error).message}`);
+      // Which version failed is worth as much to a client as which one answered.
+      res.writeHead(502, { 'content-type': 'application/json', 'x-model-version': version, 'x-request-id': id });
+      return void res.end(JSON.stringify({ error: `${model} ${version}: ${(err as Error).message}` }));
     }
     const label = labelOf(answer.outputs);
     this.observe(model, version, performance.now() - started, true, label);
@@ -241,7 +243,23 @@ export class Gateway {
     this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
   }
 
+  /**
+   * Every version with a backend exports its counters from zero before its first request: Prometheus's
+   * increase() counts only between samples, so a series born at 37 would lose those 37.
+   */
+  private initSeries(): void {
+    for (const [model, version] of this.routes.versions()) {
+      const l = `model="${model}",version="${version}"`;
+      for (const k of [`gateway_requests_total{${l},result="ok"}`, `gateway_requests_total{${l},result="error"}`,
+        `gateway_outcomes_total{${l},success="true"}`, `gateway_outcomes_total{${l},success="false"}`]) {
+        if (!this.counters.has(k)) this.counters.set(k, 0);
+      }
+      if (!this.histograms.has(l)) this.histograms.set(l, new Array(LATENCY_BUCKETS_S.length + 2).fill(0));
+    }
+  }
+
   metricsText(): string {
+    this.initSeries();
     const lines = [
       '# HELP gateway_requests_total Requests served, per model version and result.',
       '# TYPE gateway_requests_total counter',

@@ -21,4 +21,12 @@ describe('worker configuration', () => {
     expect(() => loadConfig({ NOTIFY_WEBHOOKS: 'not a url' })).toThrow(/NOTIFY_WEBHOOKS\.0/);
     expect(() => loadConfig({ GATEWAY_URL: 'nope' })).toThrow(/GATEWAY_URL/);
   });
+  it('chooses Prometheus and MLflow only when their URLs are set, naming a bad one', () => {
+    expect(loadConfig({})).toMatchObject({ prometheus: null, mlflow: null });
+    const c = loadConfig({ PROMETHEUS_URL: 'http://prom:9090', MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_TRACKING_TOKEN: 't' });
+    expect(c.prometheus).toEqual({ url: 'http://prom:9090', token: undefined, queriesFile: undefined });
+    expect(c.mlflow).toMatchObject({ url: 'http://mlflow:5000', token: 't' });
+    expect(() => loadConfig({ PROMETHEUS_URL: 'prom:9090' })).toThrow(/PROMETHEUS_URL/);
+    expect(() => loadConfig({ MLFLOW_TRACKING_URI: 'mlflow' })).toThrow(/MLFLOW_TRACKING_URI/);
+  });
 });

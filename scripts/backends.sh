@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the production backends the adapters' integration tests start on loopback, when missing:
+# Prometheus from Debian's packages, MLflow from PyPI into a virtualenv cached outside the clone
+# (~/.cache/model-rollout/mlflow-venv; about 850 MB, once). Idempotent.
+set -euo pipefail
+CACHE="${MODEL_ROLLOUT_CACHE:-$HOME/.cache/model-rollout}"
+MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
+log() { echo "backends: $*" >&2; }
+
+if ! command -v prometheus >/dev/null 2>&1; then
+  log "installing prometheus (Debian)"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
+  # The package starts a system service on :9090; the tests start their own.
+  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || $sudo service prometheus stop >/dev/null 2>&1 || true
+fi
+log "prometheus: $(prometheus --version 2>&1 | head -1)"
+
+venv="$CACHE/mlflow-venv"
+if [ ! -x "$venv/bin/mlflow" ] || ! "$venv/bin/mlflow" --version 2>/dev/null | grep -q "$MLFLOW_VERSION"; then
+  log "installing mlflow $MLFLOW_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
+fi
+log "mlflow: $("$venv/bin/mlflow" --version)"
