@@ -15,7 +15,8 @@ export function installRuntime(logger: Logger): void {
   });
 }
 
-export async function runWorker(config: WorkerConfig, logger: Logger): Promise<void> {
+/** Runs until a shutdown signal, or until `stop` resolves (for processes that host the worker, like the demo). */
+export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Promise<void>): Promise<void> {
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
@@ -27,6 +28,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger): Promise<v
       activities: createActivities(buildPorts(config, logger)),
     });
     logger.info({ address, namespace, taskQueue }, 'worker started');
+    void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');
   } finally {

@@ -1,0 +1,34 @@
+// `npm run demo -- --ci` as a user runs it, in its own process with its own dev server, gateway, model
+// servers and worker: release 1 must be promoted and release 2 rolled back automatically, or it exits 1.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/backends';
+
+it('given the demo in CI mode, then the better version is promoted and the degraded one rolled back on its evidence', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-'));
+  const [tp, up, gp] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn('npm', ['run', '--silent', 'demo', '--', '--ci', '--temporal-port', String(tp), '--ui-port', String(up), '--gateway-port', String(gp)], {
+    cwd: path.resolve(__dirname, '../..'),
+    env: { ...process.env, MODEL_ROLLOUT_DATA_DIR: dataDir, LOG_LEVEL: 'error' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  try {
+    expect({ code, tail: out.split('\n').slice(-15).join('\n') }).toMatchObject({ code: 0 });
+    expect(out).toMatch(/good\s+features: .*holdout accuracy 9\d\.\d%/);
+    expect(out).toMatch(/release 1 \(better\): promoted\s+\[as expected\]/);
+    expect(out).toMatch(/release 2 \(degraded\): rolled-back — trigger shadow-failed, traffic back on better at \S+\s+\[as expected\]/);
+    expect(out).toMatch(/shadow-divergence: fail — divergence \d+(\.\d+)?% of \d+ mirrored requests \(allowed 5%\)/);
+    // Release 1 went through every stage with live ground truth.
+    expect(out).toMatch(/canary traffic → 50%/);
+    expect(out).toMatch(/pass: correct-identifications/);
+    expect(out).toMatch(/completed\s+promoted/);
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}, 300_000);
