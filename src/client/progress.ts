@@ -18,7 +18,6 @@ export interface FollowOptions {
 /** Follows until the release ends (its result) or `until` holds (null). */
 export async function followRelease(handle: WorkflowHandle<typeof releaseWorkflow>, opts: FollowOptions = {}): Promise<{ result: ReleaseResult | null; status: ReleaseStatus | null }> {
   const seen = new Map<string, number>();
-  let last: ReleaseStatus | null = null;
   let done = false;
   const result = handle.result().then(
     (r) => ((done = true), r),
@@ -28,7 +27,6 @@ export async function followRelease(handle: WorkflowHandle<typeof releaseWorkflo
   while (!done && !opts.signal?.aborted) {
     try {
       const s = await handle.query(statusQuery);
-      last = s;
       report(s, seen, opts);
       if (opts.until?.(s)) return { result: null, status: s };
     } catch (err) {
