@@ -2,27 +2,16 @@
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import { createActivities } from '../../src/activities';
-import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../../src/constants';
+import { releaseWorkflowId } from '../../src/constants';
 import type { ReleaseManifestInput } from '../../src/domain/manifest';
 import type { Phase, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../../src/workflows/release';
 import type { StubPorts } from './stub-ports';
 import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
 
-const INDEXED_VALUE_TYPE: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-  KEYWORD: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-  INT: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
-};
-
-/** The time-skipping server knows only its built-in search attributes until told ours. */
-export async function registerSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(ALL_SEARCH_ATTRIBUTES.map((k) => [k.name, INDEXED_VALUE_TYPE[k.type] as number])),
-  });
-}
+export { registerSearchAttributes } from '../../src/simulate/run';
+import { registerSearchAttributes } from '../../src/simulate/run';
 
 export class Harness {
   constructor(

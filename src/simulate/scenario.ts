@@ -1,0 +1,188 @@
+// A metric scenario for `rollout simulate`: what each variant would do over the release's time, so the
+// real workflow can be played against it under the time-skipping server ("what would this policy do?").
+// ScenarioPorts answer the activities from the scenario; the router keeps real semantics (generations,
+// read-back), so the share of traffic each variant receives follows the policy's own decisions.
+import { Context } from '@temporalio/activity';
+import { z } from 'zod';
+import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow } from '../activities/ports';
+import { Duration } from '../domain/duration';
+import type { EvaluationReport, ShadowReport, VariantStats } from '../domain/gates';
+import { EvaluationScores } from '../domain/gates';
+import { formatPath } from '../domain/manifest';
+
+const Fraction = z.number().min(0).max(1);
+
+/** From `at` (time since the release started) on, the variant behaves like this; unset fields carry over. */
+const Point = z
+  .object({
+    at: Duration.prefault('0s'),
+    /** Share of requests that fail. */
+    errorRate: Fraction.optional(),
+    /** Business metric: share of observed outcomes that succeed. */
+    successRate: Fraction.optional(),
+    /** Share of requests whose ground truth has arrived by the time it is measured. Default 1. */
+    outcomeRate: Fraction.optional(),
+    p99Ms: z.number().positive().optional(),
+  })
+  .strict();
+
+const ShadowPoint = z
+  .object({
+    at: Duration.prefault('0s'),
+    /** Share of mirrored requests where the challenger's answer differs. */
+    divergenceRate: Fraction.optional(),
+    psi: z.number().min(0).optional(),
+  })
+  .strict();
+
+export const ScenarioSchema = z
+  .object({
+    description: z.string().optional(),
+    /** Requests per minute to the model; each variant receives its routed share. Default 1,000. */
+    requestsPerMinute: z.number().min(0).default(1_000),
+    /** Per-variant behaviour over time; the first point defaults to a healthy variant. */
+    champion: z.array(Point).default([]),
+    candidate: z.array(Point).default([]),
+    shadow: z.array(ShadowPoint).default([]),
+    /** The offline evaluation's scores. Default: the candidate slightly better. */
+    evaluation: z
+      .object({ metric: z.enum(['accuracy', 'auc', 'f1', 'rmse']).default('accuracy'), samples: z.number().int().min(0).default(5_000), champion: EvaluationScores, candidate: EvaluationScores })
+      .strict()
+      .optional(),
+    /** How humans answer approvals: approve or reject after a delay, or never (the deadline policy applies). */
+    approvals: z
+      .object({ decision: z.enum(['approve', 'reject', 'never']).default('approve'), after: Duration.prefault('1h'), by: z.string().min(1).default('simulator') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type Scenario = z.infer<typeof ScenarioSchema>;
+
+export class ScenarioError extends Error {
+  override name = 'ScenarioError';
+}
+
+export function parseScenario(raw: unknown): Scenario {
+  const p = ScenarioSchema.safeParse(raw);
+  if (p.success) return p.data;
+  throw new ScenarioError(
+    `invalid metric scenario:\n${p.error.issues
+      .flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${formatPath([...i.path, k])}: unknown field`) : [`  ${formatPath(i.path) || '(root)'}: ${i.message}`]))
+      .join('\n')}`,
+  );
+}
+
+const HEALTHY = { errorRate: 0.01, successRate: 0.3, outcomeRate: 1, p99Ms: 80 };
+const DEFAULT_EVALUATION: EvaluationReport = {
+  metric: 'accuracy',
+  samples: 5_000,
+  champion: { score: 0.9, slices: {}, fairnessGap: 0.02, p99LatencyMs: 60 },
+  candidate: { score: 0.91, slices: {}, fairnessGap: 0.02, p99LatencyMs: 60 },
+};
+
+/** The behaviour in force at `t` ms after the start: points in order, later fields overriding. */
+function at<T extends { at: number }>(points: T[], t: number): Omit<T, 'at'> {
+  const sorted = [...points].sort((a, b) => a.at - b.at);
+  return sorted.filter((p) => p.at <= t).reduce((acc, p) => ({ ...acc, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) }), {} as Omit<T, 'at'>);
+}
+
+export class ScenarioPorts implements Ports {
+  private readonly routes = new Map<string, RouteSpec>();
+  /** Release start in the server's (skipped) time: set by the first activity. */
+  private t0: number | null = null;
+  onApprovalRequested: (n: Notification) => void = () => undefined;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly champion: string,
+  ) {}
+
+  private now(): number {
+    let t = Date.now();
+    try {
+      t = Context.current().info.currentAttemptScheduledTimestampMs;
+    } catch {
+      /* outside an activity */
+    }
+    this.t0 ??= t;
+    return t;
+  }
+
+  private since(t: number): number {
+    return t - (this.t0 ?? t);
+  }
+
+  private share(model: string, version: string): number {
+    return (this.routes.get(model)?.variants.find((v) => v.version === version)?.weight ?? 0) / 100;
+  }
+
+  readonly router = {
+    apply: async (route: RouteSpec) => {
+      this.now();
+      const current = this.routes.get(route.model);
+      if (current && current.releaseId === route.releaseId && current.generation >= route.generation) return;
+      this.routes.set(route.model, structuredClone(route));
+    },
+    read: async (model: string) => structuredClone(this.routes.get(model) ?? null),
+    healthy: async () => true,
+  };
+
+  readonly metrics = {
+    variantStats: async (model: string, version: string, w: TimeWindow): Promise<VariantStats> => {
+      this.now();
+      const series = version === this.champion ? this.scenario.champion : this.scenario.candidate;
+      // Integrated minute by minute over the window, at the share the router gives the variant now.
+      const share = this.share(model, version);
+      let requests = 0;
+      let errors = 0;
+      let outcomes = 0;
+      let successes = 0;
+      let p99 = 0;
+      for (let t = w.from; t < w.to; t += 60_000) {
+        const b = { ...HEALTHY, ...at(series, this.since(t)) };
+        const n = this.scenario.requestsPerMinute * share * (Math.min(60_000, w.to - t) / 60_000);
+        requests += n;
+        errors += n * b.errorRate;
+        outcomes += n * b.outcomeRate;
+        successes += n * b.outcomeRate * b.successRate;
+        p99 = Math.max(p99, b.p99Ms);
+      }
+      const r = Math.floor(requests);
+      return { requests: r, errors: Math.min(r, Math.round(errors)), outcomes: Math.floor(outcomes), successes: Math.min(Math.floor(outcomes), Math.round(successes)), latencyP99Ms: r ? p99 : null };
+    },
+  };
+
+  readonly shadow = {
+    analyze: async (q: { model: string } & TimeWindow): Promise<ShadowReport> => {
+      this.now();
+      const rate = this.routes.get(q.model)?.shadow?.sampleRate ?? 0;
+      const requests = Math.floor(((q.to - q.from) / 60_000) * this.scenario.requestsPerMinute * rate);
+      const s = { divergenceRate: 0.01, psi: 0.02, ...at(this.scenario.shadow, this.since(q.to)) };
+      return { requests, divergent: Math.round(requests * s.divergenceRate), psi: requests ? s.psi : null };
+    },
+  };
+
+  readonly evaluator = {
+    evaluate: async () => (this.now(), this.scenario.evaluation ?? DEFAULT_EVALUATION),
+    smoke: async (q: { requests: number }) => {
+      this.now();
+      const b = { ...HEALTHY, ...at(this.scenario.candidate, 0) };
+      return { requests: q.requests, errors: Math.round(q.requests * b.errorRate), latencyP99Ms: b.p99Ms };
+    },
+  };
+
+  readonly registry = {
+    getAlias: async (_model: string, alias: string) => (alias === 'champion' ? this.champion : null),
+    setAlias: async () => undefined,
+    recordOutcome: async (_m: string, _v: string, _r: ReleaseOutcomeRecord) => undefined,
+    lastRollbackAt: async () => null,
+    archive: async () => undefined,
+  };
+
+  readonly notifier = {
+    notify: async (n: Notification) => {
+      this.now();
+      if (n.title.startsWith('Approval needed')) this.onApprovalRequested(n);
+    },
+  };
+}
