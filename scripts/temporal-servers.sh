@@ -50,7 +50,8 @@ find_test_server() {
     [ -x "$TEMPORAL_TEST_SERVER_PATH" ] || { say "TEMPORAL_TEST_SERVER_PATH=$TEMPORAL_TEST_SERVER_PATH is not an executable file"; exit 1; }
     echo "$TEMPORAL_TEST_SERVER_PATH"; return
   fi
-  local dir="$CACHE/test-server-$TEST_SERVER_VERSION"
+  # "-2": the classpath adds slf4j-nop, so the server does not print SLF4J's warning on every start.
+  local dir="$CACHE/test-server-$TEST_SERVER_VERSION-2"
   local wrapper="$dir/temporal-test-server"
   if [ -x "$wrapper" ] && [ -s "$dir/classpath.txt" ]; then echo "$wrapper"; return; fi
   $locate_only && return
@@ -71,6 +72,11 @@ find_test_server() {
       <groupId>io.temporal</groupId>
       <artifactId>temporal-test-server</artifactId>
       <version>$TEST_SERVER_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-nop</artifactId>
+      <version>1.7.36</version>
     </dependency>
   </dependencies>
 </project>

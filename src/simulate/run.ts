@@ -37,7 +37,8 @@ let runtimeInstalled = false;
 export async function simulate(rawManifest: unknown, scenario: Scenario): Promise<SimulationResult> {
   const m = parseManifest(rawManifest);
   if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    // The simulation prints decisions; the SDK and its core speak only on errors.
+    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
     runtimeInstalled = true;
   }
   const servers = findTemporalServers(true);

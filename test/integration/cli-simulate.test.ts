@@ -1,0 +1,55 @@
+// `rollout simulate` as a process: the real workflow under the time-skipping server against the
+// committed example scenarios, for promotion, a breach, and too little traffic to decide.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { cli } from '../helpers/cli';
+
+const quick = () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-')), 'quick.yaml');
+  // The standard plan with days cut to hours: the same decisions, fewer measurements.
+  fs.writeFileSync(
+    file,
+    ['apiVersion: model-rollout/v1', 'kind: Release', 'model: fraud-detector', 'candidate: "7"', 'champion: "6"', 'timings:', '  shadow: { minRequests: 10000, minDuration: 6h, interval: 1h }', '  bake: 6h', '  interval: 15m', '  watch: 12h', ''].join('\n'),
+  );
+  return file;
+};
+
+it('given a healthy scenario, then the policy promotes, every decision at its policy time, exit 0', async () => {
+  const r = await cli(['simulate', '-f', quick(), '--metrics', 'examples/scenarios/healthy.json']);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(r.stdout).toMatch(/^T\+\s+0h00m\s+started/m);
+  expect(r.stdout).toMatch(/^T\+\s+6h00m\s+step-completed\s+shadow/m);
+  expect(r.stdout).toMatch(/^T\+\s+\d+h\d\dm\s+completed\s+promoted$/m);
+  expect(r.stdout).toMatch(/^outcome: promoted; \d+\.\d h of policy time in \d+\.\d s$/m);
+});
+
+it('given an error spike during the 5% bake, then the standard policy rolls back on error rate with its evidence, exit 10', async () => {
+  const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/error-spike.json', '--json']);
+  expect(r.code).toBe(10);
+  const out = JSON.parse(r.stdout) as { outcome: string; rollback: { trigger: string; evidence: { gate: string; evidence: Record<string, unknown> }[] }; decisions: { type: string; sinceStartMs: number }[] };
+  expect(out).toMatchObject({ outcome: 'rolled-back', rollback: { trigger: 'gate-breach' } });
+  expect(out.rollback.evidence.find((e) => e.gate === 'error-rate')?.evidence).toMatchObject({ test: 'two-proportion z (one-sided)' });
+  const breach = out.decisions.find((d) => d.type === 'rollback-started');
+  // After the spike at 60 h, within the 5% bake (48 h to 72 h).
+  expect(breach?.sinceStartMs).toBeGreaterThan(60 * 3_600_000);
+  expect(breach?.sinceStartMs).toBeLessThan(72 * 3_600_000);
+});
+
+it('given too little traffic and nobody answering, then the policy never passes on no data: it holds, then rolls back, exit 10', async () => {
+  const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/low-traffic.json']);
+  expect(r.code).toBe(10);
+  expect(r.stdout).toMatch(/insufficient-data: insufficient data: \d+ \/ \d+ outcomes, need 1000 per variant/);
+  expect(r.stdout).toMatch(/approval-requested/);
+  expect(r.stdout).toMatch(/^outcome: rolled-back \(insufficient-data:/m);
+  expect(r.stdout).not.toMatch(/completed\s+promoted/);
+});
+
+it('given a scenario with a typo, then it names the field and exits 2 before starting anything', async () => {
+  const bad = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-')), 'bad.json');
+  fs.writeFileSync(bad, JSON.stringify({ candidate: [{ at: '2h', errorRat: 0.5 }], approvals: { decision: 'maybe' } }));
+  const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', bad]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/candidate\[0\]\.errorRat: unknown field/);
+  expect(r.stderr).toMatch(/approvals\.decision/);
+});
