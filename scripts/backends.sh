@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the production backends the adapters' integration tests start on loopback, when missing:
-# Prometheus from Debian's packages, MLflow from PyPI into a virtualenv cached outside the clone
+# Installs what the integration tests start on loopback, when missing: Prometheus and Chromium from
+# Debian's packages, MLflow from PyPI into a virtualenv cached outside the clone
 # (~/.cache/model-rollout/mlflow-venv; about 850 MB, once). Idempotent.
 set -euo pipefail
 CACHE="${MODEL_ROLLOUT_CACHE:-$HOME/.cache/model-rollout}"
@@ -15,6 +15,14 @@ if ! command -v prometheus >/dev/null 2>&1; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || $sudo service prometheus stop >/dev/null 2>&1 || true
 fi
 log "prometheus: $(prometheus --version 2>&1 | head -1)"
+
+# Debian's Chromium for the Temporal Web UI browser test (driven by playwright-core; never a download).
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (Debian)"
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+log "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -1)"
 
 venv="$CACHE/mlflow-venv"
 if [ ! -x "$venv/bin/mlflow" ] || ! "$venv/bin/mlflow" --version 2>/dev/null | grep -q "$MLFLOW_VERSION"; then

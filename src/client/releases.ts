@@ -62,7 +62,7 @@ export async function startRelease(
         { key: SearchAttributes.strategy, value: m.plan ? 'custom' : m.strategy },
       ],
       staticSummary: `Release ${m.model} ${m.candidate}${m.champion ? ` (champion ${m.champion})` : ''}, ${m.plan ? 'custom plan' : m.strategy}, blast radius ${m.blastRadius}, by ${opts.requestedBy}`,
-      staticDetails: [m.description ?? '', '**Plan** (approvals may be added at start):', ...planPreview].join('\n'),
+      staticDetails: [m.description ?? '', '**Plan** (approvals may be added at start):', '', ...planPreview].join('\n'),
     });
     const version = await runningVersion(client, workflowId);
     if (version && version !== m.candidate) throw new ReleaseConflictError(m.model, version, m.candidate, workflowId);

@@ -1099,15 +1099,15 @@ function renderDetails(st: ReleaseStatus): string {
   const lines = [
     `## ${st.model} ${st.candidate} — ${st.phase}`,
     ``,
-    `**Traffic**: ${st.traffic.candidatePercent}% candidate ${st.candidate}, ${100 - st.traffic.candidatePercent}% champion ${st.champion}` +
+    `- **Traffic**: ${st.traffic.candidatePercent}% candidate ${st.candidate}, ${100 - st.traffic.candidatePercent}% champion ${st.champion}` +
       (st.traffic.shadowSampleRate ? `; shadow ${st.traffic.shadowSampleRate * 100}%` : ''),
-    `**Step**: ${Math.min(st.stepIndex + 1, st.plan.length)}/${st.plan.length} ${st.plan[st.stepIndex]?.description ?? ''}`,
+    `- **Step** ${Math.min(st.stepIndex + 1, st.plan.length)} of ${st.plan.length}: ${st.plan[st.stepIndex]?.description ?? ''}`,
   ];
-  if (st.nextTransitionAt) lines.push(`**Next**: ${st.nextTransitionAt}`);
+  if (st.nextTransitionAt) lines.push(`- **Next**: ${st.nextTransitionAt}`);
   if (st.pendingApproval) {
-    lines.push(`**Awaiting approval** by ${st.pendingApproval.approvers.join(', ') || 'anyone'} until ${st.pendingApproval.deadline}: ${st.pendingApproval.reason}`);
+    lines.push(`- **Awaiting approval** by ${st.pendingApproval.approvers.join(', ') || 'anyone'} until ${st.pendingApproval.deadline}: ${st.pendingApproval.reason}`);
   }
-  if (st.paused) lines.push(`**Paused** by ${st.paused.by} until ${st.paused.deadline}: ${st.paused.reason}`);
+  if (st.paused) lines.push(`- **Paused** by ${st.paused.by} until ${st.paused.deadline}: ${st.paused.reason}`);
   const gates = Object.values(st.gates);
   if (gates.length) {
     lines.push('', '| gate | outcome | measurement |', '|---|---|---|');

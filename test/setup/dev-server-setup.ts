@@ -1,4 +1,5 @@
 // One dev server per test run (not per file), with the project's search attributes registered.
+import net from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/constants';
 import { findTemporalServers } from '../../src/dev/servers';
@@ -8,14 +9,25 @@ export default async function setup(): Promise<void> {
   if (servers.timeSkippingServer.type === 'existing-path') {
     process.env.TEMPORAL_TEST_SERVER_PATH = servers.timeSkippingServer.path;
   }
+  const uiPort = await freePort();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: servers.devServer,
       ip: '127.0.0.1',
       ui: true,
+      uiPort,
       searchAttributes: ALL_SEARCH_ATTRIBUTES,
     },
   });
   (globalThis as { __devServerEnv?: TestWorkflowEnvironment }).__devServerEnv = env;
   process.env.TEMPORAL_TEST_ADDRESS = env.address;
+  process.env.TEMPORAL_TEST_UI_URL = `http://127.0.0.1:${uiPort}`;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
