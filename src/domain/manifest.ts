@@ -210,6 +210,11 @@ export const TimingsSchema = z
     interval: Duration.optional(),
     /** How long a bake may extend while gates lack data. Default 12h. */
     bakeExtension: Duration.optional(),
+    /**
+     * Sliding window of each bake measurement. Default: everything since the bake began (most power for
+     * a steady difference; a late spike is diluted). A window such as 30m calls a late spike within it.
+     */
+    bakeWindow: Duration.optional(),
     /** Shadow period. Default 10,000 requests and 48h (high-stakes 50,000 and 96h), bounded by 7d (14d). */
     shadow: ShadowStep.omit({ kind: true }).partial().optional(),
     /** Watch after 100%. Default 72h. */

@@ -14,6 +14,8 @@ interface PresetTimings {
   bake: number;
   interval: number;
   bakeExtension: number;
+  /** Sliding window of bake measurements; undefined: everything since the bake began. */
+  bakeWindow?: number;
   shadow: Omit<StepOf<'shadow'>, 'kind'>;
   watch: number;
   watchWindow: number;
@@ -90,6 +92,7 @@ function resolveTimings(m: ReleaseManifest): PresetTimings {
     bake: t.bake ?? base.bake,
     interval: t.interval ?? base.interval,
     bakeExtension: t.bakeExtension ?? base.bakeExtension,
+    bakeWindow: t.bakeWindow ?? base.bakeWindow,
     shadow: { ...base.shadow, ...stripUndefined(t.shadow ?? {}) },
     watch: t.watch ?? base.watch,
     watchWindow: t.watchWindow ?? base.watchWindow,
@@ -109,7 +112,7 @@ export function expandPlan(m: ReleaseManifest, ctx: PlanContext): PlanStep[] {
 
 function presetSteps(m: ReleaseManifest): PlanStep[] {
   const t = resolveTimings(m);
-  const bake = (): PlanStep => ({ kind: 'bake', duration: t.bake, interval: t.interval, extension: t.bakeExtension });
+  const bake = (): PlanStep => ({ kind: 'bake', duration: t.bake, interval: t.interval, extension: t.bakeExtension, ...(t.bakeWindow ? { window: t.bakeWindow } : {}) });
   const canary = (mode: 'weighted' | 'cohort', approvalEach: boolean): PlanStep[] =>
     t.canarySteps.flatMap((percent) => [
       ...(approvalEach ? [{ kind: 'approval', reason: `raise traffic to ${percent}%` } as const] : []),
@@ -171,7 +174,7 @@ export function describeStep(step: PlanStep): string {
     case 'smoke':
       return `smoke test: ${step.requests} requests, ≤${step.maxErrorRate * 100}% errors`;
     case 'bake':
-      return `bake ${d(step.duration)}, gates every ${d(step.interval)} (extend ≤${d(step.extension)} on insufficient data)`;
+      return `bake ${d(step.duration)}, gates every ${d(step.interval)}${step.window ? ` over ${d(step.window)}` : ''} (extend ≤${d(step.extension)} on insufficient data)`;
     case 'approval':
       return `approval: ${step.reason}`;
     case 'fullRollout':

@@ -36,6 +36,16 @@ it('given an error spike during the 5% bake, then the standard policy rolls back
   expect(breach?.sinceStartMs).toBeLessThan(72 * 3_600_000);
 });
 
+it('given the same spike and a 30-minute bake window, then the breach is called within minutes of the spike', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-')), 'windowed.yaml');
+  fs.writeFileSync(file, `${fs.readFileSync('examples/standard.yaml', 'utf8')}\ntimings:\n  bakeWindow: 30m\n`);
+  const r = await cli(['simulate', '-f', file, '--metrics', 'examples/scenarios/error-spike.json', '--json']);
+  expect(r.code).toBe(10);
+  const breach = (JSON.parse(r.stdout) as { decisions: { type: string; sinceStartMs: number }[] }).decisions.find((d) => d.type === 'rollback-started');
+  expect(breach?.sinceStartMs).toBeGreaterThan(60 * 3_600_000);
+  expect(breach?.sinceStartMs).toBeLessThanOrEqual(60 * 3_600_000 + 15 * 60_000);
+});
+
 it('given too little traffic and nobody answering, then the policy never passes on no data: it holds, then rolls back, exit 10', async () => {
   const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/low-traffic.json']);
   expect(r.code).toBe(10);
