@@ -2,6 +2,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../domain/gates';
+import type { EvaluationMetric } from '../domain/manifest';
 import type { ErrorType } from '../domain/release';
 import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow } from './ports';
 
@@ -71,7 +72,7 @@ export function createActivities(ports: Ports) {
     },
 
     /** Long: heartbeats while the evaluator runs, and stops as soon as the release cancels it (abort). */
-    async evaluateOffline(q: { model: string; champion: string; candidate: string; dataset?: string }): Promise<EvaluationReport> {
+    async evaluateOffline(q: { model: string; champion: string; candidate: string; dataset?: string; metric?: EvaluationMetric }): Promise<EvaluationReport> {
       const ctx = Context.current();
       ctx.heartbeat('evaluating');
       const beat = setInterval(() => ctx.heartbeat('evaluating'), 1_000);

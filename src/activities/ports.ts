@@ -1,6 +1,7 @@
 // The small interfaces activities call. Concrete adapters (the embedded gateway, Prometheus, MLflow, …)
 // live apart from these, one file per backend; workflow tests stub them.
 import type { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../domain/gates';
+import type { EvaluationMetric } from '../domain/manifest';
 
 /** The desired state of one model's route. Idempotent: tagged with the release and a generation. */
 export interface RouteSpec {
@@ -56,7 +57,8 @@ export interface ModelRegistry {
 }
 
 export interface Evaluator {
-  evaluate(q: { model: string; champion: string; candidate: string; dataset?: string }): Promise<EvaluationReport>;
+  /** `metric`: the manifest's primary metric (gates.evaluation.metric); the evaluator's default otherwise. */
+  evaluate(q: { model: string; champion: string; candidate: string; dataset?: string; metric?: EvaluationMetric }): Promise<EvaluationReport>;
   smoke(q: { model: string; version: string; requests: number }): Promise<SmokeReport>;
 }
 

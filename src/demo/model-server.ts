@@ -42,6 +42,8 @@ export async function serveModel(name: string, version: string, model: TrainedMo
       send(200, { model_name: name, model_version: version, id: body.id, outputs: [{ name: 'species', shape: [1], datatype: 'BYTES', data: [species] }] });
     });
   });
+  // Behind a proxy that pools connections, idle sockets should outlive the proxy's reuse of them.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());

@@ -242,7 +242,8 @@ export function latencyGate(cand: VariantStats, ref: VariantStats | null, g: Gat
   if (cand.latencyHistogram && ref?.latencyHistogram && refP99 !== null && ref.requests >= g.minSampleSize) {
     const mw = mannWhitneyGreater(cand.latencyHistogram, ref.latencyHistogram);
     const increase = refP99 > 0 ? p99 / refP99 - 1 : 0;
-    regression = mw.pValue < g.significance && increase > g.latency.maxP99Increase;
+    const floorMs = g.latency.minP99IncreaseMs ?? 0.1 * threshold;
+    regression = mw.pValue < g.significance && increase > g.latency.maxP99Increase && p99 - refP99 > floorMs;
     Object.assign(evidence, {
       test: 'Mann-Whitney U (one-sided, binned, tie-corrected)',
       u: round(mw.u, 1),
@@ -250,8 +251,9 @@ export function latencyGate(cand: VariantStats, ref: VariantStats | null, g: Gat
       pValue: round(mw.pValue, 6),
       p99Increase: round(increase, 4),
       maxP99Increase: g.latency.maxP99Increase,
+      minP99IncreaseMs: round(floorMs, 3),
     });
-    shift = `; vs reference ${round(refP99, 1)} ms: ${increase >= 0 ? '+' : ''}${pct(increase)} (allowed +${pct(g.latency.maxP99Increase)}), Mann-Whitney p=${round(mw.pValue)}`;
+    shift = `; vs reference ${round(refP99, 1)} ms: ${increase >= 0 ? '+' : ''}${pct(increase)} (allowed +${pct(g.latency.maxP99Increase)} or +${round(floorMs, 1)} ms), Mann-Whitney p=${round(mw.pValue)}`;
   } else if (refP99 !== null) {
     shift = `; reference ${round(refP99, 1)} ms`;
   }

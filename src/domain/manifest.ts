@@ -20,6 +20,7 @@ export const ApprovalTimeoutPolicy = z.enum(['abort', 'hold']);
 export const PauseTimeoutPolicy = z.enum(['abort', 'resume']);
 export const TrafficMode = z.enum(['weighted', 'cohort']);
 export const EvaluationMetric = z.enum(['accuracy', 'auc', 'f1', 'rmse']);
+export type EvaluationMetric = z.infer<typeof EvaluationMetric>;
 
 const Name = z
   .string()
@@ -165,6 +166,11 @@ export const GatesSchema = z.object({
        * candidate is also significantly slower by a Mann–Whitney test. Default 0.5 (+50%).
        */
       maxP99Increase: z.number().min(0).default(0.5),
+      /**
+       * …and by more than this many milliseconds: a shift far inside the SLA's budget is not a regression
+       * worth a rollback. Default: 10% of the SLA.
+       */
+      minP99IncreaseMs: z.number().min(0).optional(),
     })
     .prefault({}),
   shadow: z

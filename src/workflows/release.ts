@@ -423,7 +423,7 @@ class Release {
     const report = await this.abortable(() =>
       evalActs.evaluateOffline.executeWithOptions(
         { summary: `offline evaluation: ${this.m.candidate} vs ${this.s.champion}` },
-        [{ model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, dataset: step.dataset }],
+        [{ model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, dataset: step.dataset, metric: this.m.gates.evaluation.metric }],
       ),
     );
     const results = evaluationGates(report, this.m.gates);

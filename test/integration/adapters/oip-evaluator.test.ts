@@ -51,6 +51,14 @@ it('given a holdout file, then both versions are scored on it, per slice and gro
   expect(evaluationGates(reversed, gates).find((g) => g.gate === 'evaluation-quality')?.outcome).toBe('fail');
 });
 
+it('given the release names F1 as its metric, then both versions are scored by macro F1, not accuracy', async () => {
+  const report = await env.run(evaluator().evaluate.bind(evaluator()), { model: 'fraud', champion: 'v1', candidate: 'v2', metric: 'f1' });
+  expect(report.metric).toBe('f1');
+  expect(report.candidate.score).toBe(1);
+  // Champion: threshold 0.6 on labels at 0.5: "yes" F1 = 2·39/(2·39+0+10), "no" F1 = 2·51/(2·51+10+0).
+  expect(report.champion.score).toBeCloseTo((78 / 88 + 102 / 112) / 2, 6);
+});
+
 it('given a missing dataset, then it fails for good, naming the file', async () => {
   await expect(env.run(evaluator().evaluate.bind(evaluator()), { model: 'nope', champion: 'v1', candidate: 'v2' })).rejects.toMatchObject({
     nonRetryable: true,

@@ -98,6 +98,17 @@ describe('latency and watch gates', () => {
     expect(latencyGate(ref, slower, g).outcome).toBe('pass');
   });
 
+  it('passes a significant, relatively large shift that stays far inside the SLA budget', () => {
+    // +17 ms on a 1,000 ms SLA: below the default floor of 10% of the SLA.
+    const loose = { ...g, latency: { ...g.latency, p99SlaMs: 1_000 } };
+    const ref = stats({ latencyP99Ms: 20, latencyHistogram: [[10, 5_000], [20, 5_000]] });
+    const cand = stats({ latencyP99Ms: 37, latencyHistogram: [[10, 3_000], [20, 5_000], [37, 2_000]] });
+    const r = latencyGate(cand, ref, loose);
+    expect(r.evidence.pValue as number).toBeLessThan(0.001);
+    expect(r).toMatchObject({ outcome: 'pass', evidence: { minP99IncreaseMs: 100 } });
+    expect(latencyGate(cand, ref, { ...loose, latency: { ...loose.latency, minP99IncreaseMs: 10 } }).outcome).toBe('fail');
+  });
+
   it('passes a large p99 increase that the test cannot tell from noise', () => {
     const ref = stats({ requests: 1_000, latencyP99Ms: 20, latencyHistogram: [[10, 500], [20, 500]] });
     const cand = stats({ requests: 1_000, latencyP99Ms: 80, latencyHistogram: [[10, 500], [20, 480], [80, 20]] });
