@@ -1,13 +1,6 @@
 // Small helpers the benchmarks share.
-import net from 'node:net';
 
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort } from '../src/shared/net';
 
 /** Polls a URL until it answers 2xx. */
 export async function waitHttp(url: string, timeoutMs = 30_000): Promise<void> {

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { seeded } from '../shared/random';
 
 export const FEATURES = ['beak length (mm)', 'beak depth (mm)', 'flipper length (mm)', 'body mass (g)'] as const;
 export const SPECIES = ['Adelie', 'Chinstrap', 'Gentoo'] as const;
@@ -46,21 +47,9 @@ export function loadPenguins(): Penguin[] {
     }));
 }
 
-/** A seeded PRNG (mulberry32): the demo's split and traffic are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A seeded, stratified-enough split: a shuffled 70% to train, 30% held out. */
 export function split(rows: Penguin[], seed = 42): { train: Penguin[]; holdout: Penguin[] } {
-  const random = prng(seed);
+  const random = seeded(seed);
   const shuffled = rows.map((r) => ({ r, k: random() })).sort((a, b) => a.k - b.k).map(({ r }) => r);
   const cut = Math.round(shuffled.length * 0.7);
   return { train: shuffled.slice(0, cut), holdout: shuffled.slice(cut) };

@@ -3,7 +3,7 @@
 // species is confirmed later by the field team: the ground truth is fed back after a delay, and the
 // gateway counts it as the business metric (a correct identification) of the version that answered.
 import type { Penguin } from './penguins';
-import { prng } from './penguins';
+import { seeded } from '../shared/random';
 
 export interface TrafficOptions {
   gatewayUrl: string;
@@ -26,7 +26,7 @@ export interface TrafficStats {
 }
 
 export function startTraffic(o: TrafficOptions): { stats: TrafficStats; stop: () => Promise<void> } {
-  const random = prng(o.seed ?? 7);
+  const random = seeded(o.seed ?? 7);
   const stats: TrafficStats = { sent: 0, failed: 0, served: {}, truths: 0 };
   const pending = new Set<Promise<unknown>>();
   let running = true;

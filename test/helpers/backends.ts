@@ -3,21 +3,15 @@
 // installs them; a missing one fails the test with the command that installs it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../src/shared/net';
+
+export { freePort };
 
 export interface Backend {
   url: string;
   close: () => Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function which(candidates: string[]): string | null {

@@ -1,8 +1,8 @@
 // One dev server per test run (not per file), with the project's search attributes registered.
-import net from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/constants';
 import { findTemporalServers } from '../../src/dev/servers';
+import { freePort } from '../../src/shared/net';
 
 export default async function setup(): Promise<void> {
   const servers = findTemporalServers(true);
@@ -24,10 +24,3 @@ export default async function setup(): Promise<void> {
   process.env.TEMPORAL_TEST_UI_URL = `http://127.0.0.1:${uiPort}`;
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}

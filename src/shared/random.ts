@@ -1,0 +1,12 @@
+// A seeded PRNG (mulberry32): the same draws on every run, for the demo's split and traffic and for
+// tests whose traffic splits must be exact, not probabilistic.
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
