@@ -11,6 +11,9 @@ import { Harness } from '../test/helpers/release-harness';
 import { BROKEN, HEALTHY, StubPorts } from '../test/helpers/stub-ports';
 
 const OUT = path.resolve(__dirname, '../test/replay/histories');
+// `--suffix -v2` records beside the existing histories instead of over them: after a patched() change,
+// both the old and the new command sequences must keep replaying.
+const SUFFIX = process.argv.includes('--suffix') ? (process.argv[process.argv.indexOf('--suffix') + 1] ?? '') : '';
 
 async function main(): Promise<void> {
   const h = await Harness.create();
@@ -62,7 +65,7 @@ async function main(): Promise<void> {
         enums: String,
         bytes: String,
       });
-      fs.writeFileSync(path.join(OUT, `${name}.json`), `${JSON.stringify(json)}\n`);
+      fs.writeFileSync(path.join(OUT, `${name}${SUFFIX}.json`), `${JSON.stringify(json)}\n`);
       console.log(`${name}: ${result.outcome}, ${history.events?.length} events`);
     });
   }

@@ -80,14 +80,33 @@ const DEFAULT_EVALUATION: EvaluationReport = {
   candidate: { score: 0.91, slices: {}, fairnessGap: 0.02, p99LatencyMs: 60 },
 };
 
-/** The behaviour in force at `t` ms after the start: points in order, later fields overriding. */
-function at<T extends { at: number }>(points: T[], t: number): Omit<T, 'at'> {
+type Behaviour = typeof HEALTHY;
+
+/**
+ * A series as segments: each point's start and the behaviour in force from it on (points in order,
+ * later fields overriding), computed once, so a measurement integrates segment by segment.
+ */
+function segments(points: Scenario['candidate'], base: Behaviour): { at: number; b: Behaviour }[] {
   const sorted = [...points].sort((a, b) => a.at - b.at);
-  return sorted.filter((p) => p.at <= t).reduce((acc, p) => ({ ...acc, ...Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) }), {} as Omit<T, 'at'>);
+  const out: { at: number; b: Behaviour }[] = [{ at: -Infinity, b: base }];
+  for (const p of sorted) {
+    const set = Object.fromEntries(Object.entries(p).filter(([k, v]) => k !== 'at' && v !== undefined));
+    out.push({ at: p.at, b: { ...(out[out.length - 1] as { b: Behaviour }).b, ...set } });
+  }
+  return out;
+}
+
+/** The behaviour in force at `t` (ms since the start). */
+function behaviourAt<T>(segs: { at: number; b: T }[], t: number): T {
+  let b = (segs[0] as { b: T }).b;
+  for (const s of segs) if (s.at <= t) b = s.b;
+  return b;
 }
 
 export class ScenarioPorts implements Ports {
   private readonly routes = new Map<string, RouteSpec>();
+  private readonly series: { champion: { at: number; b: Behaviour }[]; candidate: { at: number; b: Behaviour }[] };
+  private readonly shadowSeries: { at: number; b: { divergenceRate: number; psi: number } }[];
   /** Release start in the server's (skipped) time: set by the first activity. */
   private t0: number | null = null;
   onApprovalRequested: (n: Notification) => void = () => undefined;
@@ -95,7 +114,15 @@ export class ScenarioPorts implements Ports {
   constructor(
     private readonly scenario: Scenario,
     private readonly champion: string,
-  ) {}
+  ) {
+    this.series = { champion: segments(scenario.champion, HEALTHY), candidate: segments(scenario.candidate, HEALTHY) };
+    const shadow = [...scenario.shadow].sort((a, b) => a.at - b.at);
+    this.shadowSeries = [{ at: -Infinity, b: { divergenceRate: 0.01, psi: 0.02 } }];
+    for (const p of shadow) {
+      const prev = (this.shadowSeries[this.shadowSeries.length - 1] as { b: { divergenceRate: number; psi: number } }).b;
+      this.shadowSeries.push({ at: p.at, b: { divergenceRate: p.divergenceRate ?? prev.divergenceRate, psi: p.psi ?? prev.psi } });
+    }
+  }
 
   private now(): number {
     let t = Date.now();
@@ -130,26 +157,31 @@ export class ScenarioPorts implements Ports {
   readonly metrics = {
     variantStats: async (model: string, version: string, w: TimeWindow): Promise<VariantStats> => {
       this.now();
-      const series = version === this.champion ? this.scenario.champion : this.scenario.candidate;
-      // Integrated minute by minute over the window, at the share the router gives the variant now.
-      const share = this.share(model, version);
+      const segs = version === this.champion ? this.series.champion : this.series.candidate;
+      // Integrated segment by segment over the window, at the share the router gives the variant now.
+      const perMs = (this.scenario.requestsPerMinute * this.share(model, version)) / 60_000;
       let requests = 0;
       let errors = 0;
       let outcomes = 0;
       let successes = 0;
       let p99 = 0;
-      for (let t = w.from; t < w.to; t += 60_000) {
-        const b = { ...HEALTHY, ...at(series, this.since(t)) };
-        const n = this.scenario.requestsPerMinute * share * (Math.min(60_000, w.to - t) / 60_000);
+      const start = this.since(w.from);
+      const end = this.since(w.to);
+      segs.forEach((seg, i) => {
+        const from = Math.max(start, seg.at);
+        const to = Math.min(end, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity);
+        if (to <= from) return;
+        const n = perMs * (to - from);
         requests += n;
-        errors += n * b.errorRate;
-        outcomes += n * b.outcomeRate;
-        successes += n * b.outcomeRate * b.successRate;
-        p99 = Math.max(p99, b.p99Ms);
-      }
+        errors += n * seg.b.errorRate;
+        outcomes += n * seg.b.outcomeRate;
+        successes += n * seg.b.outcomeRate * seg.b.successRate;
+        if (n > 0) p99 = Math.max(p99, seg.b.p99Ms);
+      });
       const r = Math.floor(requests);
       return { requests: r, errors: Math.min(r, Math.round(errors)), outcomes: Math.floor(outcomes), successes: Math.min(Math.floor(outcomes), Math.round(successes)), latencyP99Ms: r ? p99 : null };
     },
+
   };
 
   readonly shadow = {
@@ -157,7 +189,7 @@ export class ScenarioPorts implements Ports {
       this.now();
       const rate = this.routes.get(q.model)?.shadow?.sampleRate ?? 0;
       const requests = Math.floor(((q.to - q.from) / 60_000) * this.scenario.requestsPerMinute * rate);
-      const s = { divergenceRate: 0.01, psi: 0.02, ...at(this.scenario.shadow, this.since(q.to)) };
+      const s = behaviourAt(this.shadowSeries, this.since(q.to));
       return { requests, divergent: Math.round(requests * s.divergenceRate), psi: requests ? s.psi : null };
     },
   };
@@ -166,7 +198,7 @@ export class ScenarioPorts implements Ports {
     evaluate: async () => (this.now(), this.scenario.evaluation ?? DEFAULT_EVALUATION),
     smoke: async (q: { requests: number }) => {
       this.now();
-      const b = { ...HEALTHY, ...at(this.scenario.candidate, 0) };
+      const b = behaviourAt(this.series.candidate, 0);
       return { requests: q.requests, errors: Math.round(q.requests * b.errorRate), latencyP99Ms: b.p99Ms };
     },
   };

@@ -12,7 +12,9 @@ import {
   defineUpdate,
   isCancellation,
   log,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -167,6 +169,17 @@ const evalActs = proxyActivities<Activities>({
   heartbeatTimeout: '5 minutes',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
 });
+/**
+ * Gate measurements: short reads of the metrics backend, run as local activities in the worker, so a
+ * check costs no server round trip and no activity events (a 72 h watch checks every 5 minutes).
+ */
+const measureActs = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+/** Releases started before measurements became local activities replay with the activities they ran. */
+const LOCAL_MEASUREMENTS = 'local-measurements';
 const notifyActs = proxyActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
@@ -448,9 +461,10 @@ class Release {
       failTrigger: 'shadow-failed',
       window: null,
       measure: async (window) => {
-        const report = await acts.analyzeShadow.executeWithOptions({ summary: 'measure shadow divergence' }, [
-          { model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, ...window },
-        ]);
+        const q = { model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, ...window };
+        const report = patched(LOCAL_MEASUREMENTS)
+          ? await measureActs.analyzeShadow(q)
+          : await acts.analyzeShadow.executeWithOptions({ summary: 'measure shadow divergence' }, [q]);
         lastRequests = report.requests;
         return shadowGates(report, this.m.gates);
       },
@@ -799,6 +813,7 @@ class Release {
   }
 
   private async measure(version: string, window: { from: number; to: number }): Promise<VariantStats> {
+    if (patched(LOCAL_MEASUREMENTS)) return measureActs.measureVariant({ model: this.m.model, version, ...window });
     return acts.measureVariant.executeWithOptions({ summary: `measure ${version}` }, [{ model: this.m.model, version, ...window }]);
   }
 
