@@ -86,6 +86,19 @@ it('given a manifest, when validated, then the plan prints; an invalid one names
   expect(r.stdout).toBe('');
 });
 
+it('given --help on every command, then each prints its usage and the exit codes, without a server', async () => {
+  const main = await cli(['--help'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  expect(main.code).toBe(0);
+  expect(main.stdout).toMatch(/Exit codes:[\s\S]*10 rolled back automatically/);
+  const runs = await Promise.all(['validate', 'start', 'status', 'list', 'watch', 'approve', 'history', 'simulate'].map((c) => cli([c, '--help'], { TEMPORAL_ADDRESS: '127.0.0.1:1' })));
+  for (const [i, c] of ['validate', 'start', 'status', 'list', 'watch', 'approve', 'history', 'simulate'].entries()) {
+    expect({ c, code: runs[i]?.code }).toEqual({ c, code: 0 });
+    expect(runs[i]?.stdout).toMatch(new RegExp(`^Usage: rollout ${c === 'approve' ? 'approve\\|reject' : c}`));
+  }
+  const unknown = await cli(['deploy']);
+  expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "deploy"/) });
+});
+
 it('given an unreachable server, then it says so in one line and exits 3', async () => {
   const r = await cli(['list'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
   expect(r.code).toBe(3);
