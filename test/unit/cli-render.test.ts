@@ -66,6 +66,6 @@ it('history is Markdown with who, when and why, each measurement with its eviden
 
 it('simulation decisions carry their policy time since the start', () => {
   const lines = renderDecisions(status());
-  expect(lines[0]).toMatch(/^T\+\s+0h00m  started\s+release of fraud 7 started \(ci-bot\)$/);
-  expect(lines[1]).toMatch(/^T\+\s+0h03m  measurement .*\(×3\)$/);
+  expect(lines[0]).toMatch(/^T\+\s+0h00m {2}started\s+release of fraud 7 started \(ci-bot\)$/);
+  expect(lines[1]).toMatch(/^T\+\s+0h03m {2}measurement .*\(×3\)$/);
 });
