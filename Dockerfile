@@ -1,4 +1,5 @@
-# The release worker. Built by docker-compose.yml; runs as an unprivileged user, stops on SIGTERM.
+# The release worker, and the `rollout` CLI beside it (docker compose run worker node bin/rollout.js …).
+# Built by docker-compose.yml; runs as an unprivileged user, stops on SIGTERM.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -12,6 +13,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY bin ./bin
 COPY package.json ./
 USER node
 CMD ["node", "dist/workers/main.js"]
