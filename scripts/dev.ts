@@ -2,7 +2,7 @@
 // search attributes registered), the embedded inference gateway on 8100, and the release worker, in one
 // process tree. Ctrl-C stops all of it.
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../src/config';
+import { exitOnStartupFailure, loadConfig } from '../src/config';
 import { startStack } from '../src/dev/stack';
 import { createLogger } from '../src/logger';
 import { installRuntime, runWorker } from '../src/workers/main';
@@ -29,11 +29,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main().catch(exitOnStartupFailure);

@@ -66,6 +66,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * How an entrypoint ends when it cannot start: a configuration error is one message and exit 2 (the
+ * variable is named); anything else, its stack and exit 1.
+ */
+export function exitOnStartupFailure(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+}
+
 /** Parses an environment against a schema; a bad value throws ConfigError naming the variable. */
 export function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv = process.env): T {
   const parsed = schema.safeParse(env);

@@ -1,7 +1,7 @@
 // Entrypoint of the embedded inference gateway: `npm run gateway`.
 import path from 'node:path';
 import { z } from 'zod';
-import { CommonEnv, ConfigError, parseEnv } from '../config';
+import { CommonEnv, exitOnStartupFailure, parseEnv } from '../config';
 import { createLogger } from '../logger';
 import { Gateway } from './server';
 import { gatewayToken } from './token';
@@ -37,12 +37,5 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
+  main().catch(exitOnStartupFailure);
 }

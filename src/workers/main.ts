@@ -3,7 +3,7 @@ import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { buildPorts } from '../adapters';
-import { ConfigError, loadConfig, type WorkerConfig } from '../config';
+import { exitOnStartupFailure, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
 
 /** Routes the SDK's logs to pino; must run before anything else touches Temporal. */
@@ -41,9 +41,7 @@ if (require.main === module) {
   try {
     config = loadConfig();
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+    exitOnStartupFailure(err);
   }
   const logger = createLogger(config.logLevel);
   installRuntime(logger);
