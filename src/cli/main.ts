@@ -214,22 +214,37 @@ function print(flags: Flags, human: string, json: unknown): void {
   process.stdout.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
 }
 
-async function handleFor(c: Conn, id: string): Promise<WorkflowHandle<typeof releaseWorkflow>> {
+/** Connects, runs the command, and closes the connection whatever happens. */
+async function withConnection<T>(flags: Flags, fn: (c: Conn) => Promise<T>): Promise<T> {
+  const c = await connect(flags);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+
+interface FoundRelease {
+  handle: WorkflowHandle<typeof releaseWorkflow>;
+  /** The execution's status when found (RUNNING, COMPLETED, …). */
+  execution: string;
+}
+
+/** The release behind an ID, described once; a missing one is exit 4. */
+async function findRelease(c: Conn, id: string): Promise<FoundRelease> {
   const workflowId = workflowIdOf(id);
   const handle = c.client.workflow.getHandle<typeof releaseWorkflow>(workflowId);
   try {
-    await handle.describe();
+    return { handle, execution: (await handle.describe()).status.name };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no release ${workflowId} in namespace ${c.namespace}`, EXIT.notFound);
     throw err;
   }
-  return handle;
 }
 
 /** The status: from the query while running, from the result once completed (no worker needed). */
-async function statusOf(handle: WorkflowHandle<typeof releaseWorkflow>): Promise<ReleaseStatus> {
-  const d = await handle.describe();
-  if (d.status.name === 'COMPLETED') return (await handle.result()).status;
+async function statusOf({ handle, execution }: FoundRelease): Promise<ReleaseStatus> {
+  if (execution === 'COMPLETED') return (await handle.result()).status;
   return handle.query(statusQuery);
 }
 
@@ -257,9 +272,10 @@ async function start(argv: string[]): Promise<number> {
   if (!['approval', 'done'].includes(until)) throw new CliError(`--until: expected approval or done, got "${until}"`, EXIT.invalid);
   const raw = readDocument(flags.file as string | undefined, '-f');
   parseManifest(raw); // invalid input stops here, before any connection
-  const c = await connect(flags);
-  try {
-    const started = await startRelease(c.client, raw, { requestedBy: actor(flags), taskQueue: c.taskQueue });
+  return withConnection(flags, async (c) => {
+    const started = await startRelease(c.client, raw, { requestedBy: actor(flags), taskQueue: c.taskQueue }).catch((err: unknown) => {
+      throw err instanceof ReleaseConflictError ? new CliError(err.message, EXIT.refused) : err;
+    });
     const link = uiLink(c, started.workflowId, started.runId);
     if (!flags.json) process.stdout.write(`${started.existing ? 'already in flight' : 'started'}: ${started.workflowId} (run ${started.runId})\n  ${link}\n`);
     if (!flags.wait) {
@@ -278,26 +294,18 @@ async function start(argv: string[]): Promise<number> {
     }
     print(flags, `outcome: ${result.outcome}${result.status.rollback ? ` (${result.status.rollback.trigger}: ${result.status.rollback.reason})` : ''}`, out);
     return OUTCOME_EXIT[result.outcome];
-  } catch (err) {
-    if (err instanceof ReleaseConflictError) throw new CliError(err.message, EXIT.refused);
-    throw err;
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function status(argv: string[]): Promise<number> {
   const { flags, positionals } = parse(argv, {});
   if (flags.help) return help('status');
   const id = requireId(positionals);
-  const c = await connect(flags);
-  try {
-    const s = await statusOf(await handleFor(c, id));
+  return withConnection(flags, async (c) => {
+    const s = await statusOf(await findRelease(c, id));
     print(flags, renderStatus(s), s);
     return EXIT.ok;
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function list(argv: string[]): Promise<number> {
@@ -308,8 +316,7 @@ async function list(argv: string[]): Promise<number> {
   const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
   if (flags.model) q.push(`RolloutModel = ${quote(flags.model as string)}`);
   if (flags.phase) q.push(`RolloutPhase = ${quote(flags.phase as string)}`);
-  const c = await connect(flags);
-  try {
+  return withConnection(flags, async (c) => {
     const rows: { workflowId: string; runId: string; status: string; model?: string; candidate?: string; champion?: string; phase?: string; trafficPercent?: number; startTime: string }[] = [];
     for await (const w of c.client.workflow.list({ query: q.join(' AND ') })) {
       const sa = w.searchAttributes as Record<string, unknown[] | undefined>;
@@ -335,9 +342,7 @@ async function list(argv: string[]): Promise<number> {
       : 'no releases';
     print(flags, human, rows);
     return EXIT.ok;
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function watch(argv: string[]): Promise<number> {
@@ -346,9 +351,8 @@ async function watch(argv: string[]): Promise<number> {
   const id = requireId(positionals);
   const intervalMs = Number(flags.interval) * 1000;
   if (!(intervalMs >= 100)) throw new CliError(`--interval: expected seconds ≥ 0.1, got "${flags.interval}"`, EXIT.invalid);
-  const c = await connect(flags);
-  try {
-    const handle = await handleFor(c, id);
+  return withConnection(flags, async (c) => {
+    const found = await findRelease(c, id);
     const tty = process.stdout.isTTY && !flags.json;
     let last = '';
     let lastStatus: ReleaseStatus | null = null;
@@ -365,19 +369,16 @@ async function watch(argv: string[]): Promise<number> {
       else if (screen.replace(/in \d.*$/gm, '') !== last) process.stdout.write(`${screen}\n\n`);
       last = screen.replace(/in \d.*$/gm, '');
     };
-    const d = await handle.describe();
-    if (d.status.name !== 'RUNNING') {
-      const s = await statusOf(handle);
+    if (found.execution !== 'RUNNING') {
+      const s = await statusOf(found);
       draw(s);
       return s.outcome ? OUTCOME_EXIT[s.outcome] : EXIT.failed;
     }
-    const { result } = await followRelease(handle, { intervalMs, onStatus: draw });
+    const { result } = await followRelease(found.handle, { intervalMs, onStatus: draw });
     if (result) draw(result.status);
     const outcome = result?.outcome ?? (lastStatus as ReleaseStatus | null)?.outcome;
     return outcome ? OUTCOME_EXIT[outcome] : EXIT.failed;
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function act(action: Action, argv: string[]): Promise<number> {
@@ -387,9 +388,8 @@ async function act(action: Action, argv: string[]): Promise<number> {
   const by = actor(flags);
   const reason = (flags.reason as string | undefined) ?? '';
   if (!reason.trim() && action !== 'resume') throw new CliError(`--reason: say why (it is recorded with who did it)`, EXIT.invalid);
-  const c = await connect(flags);
-  try {
-    const handle = await handleFor(c, id);
+  return withConnection(flags, async (c) => {
+    const { handle } = await findRelease(c, id);
     try {
       const ack = await handle.executeUpdate(actionUpdates[action], { args: [{ by, reason }] });
       print(flags, `${action} accepted (${ack.phase}): ${ack.message}`, { ...ack, by, reason, workflowId: handle.workflowId });
@@ -405,9 +405,7 @@ async function act(action: Action, argv: string[]): Promise<number> {
       if (d && d.status.name !== 'RUNNING') throw new CliError(`${action} refused: ${handle.workflowId} has ended (${d.status.name.toLowerCase()})`, EXIT.refused);
       throw err;
     }
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function history(argv: string[]): Promise<number> {
@@ -416,14 +414,11 @@ async function history(argv: string[]): Promise<number> {
   const id = requireId(positionals);
   const format = flags.json ? 'json' : (flags.format as string);
   if (!['md', 'json'].includes(format)) throw new CliError(`--format: expected md or json, got "${format}"`, EXIT.invalid);
-  const c = await connect(flags);
-  try {
-    const s = await statusOf(await handleFor(c, id));
+  return withConnection(flags, async (c) => {
+    const s = await statusOf(await findRelease(c, id));
     process.stdout.write(format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : renderHistoryMarkdown(s));
     return EXIT.ok;
-  } finally {
-    await c.close();
-  }
+  });
 }
 
 async function simulateCommand(argv: string[]): Promise<number> {
