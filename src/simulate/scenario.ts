@@ -86,14 +86,21 @@ type Behaviour = typeof HEALTHY;
  * A series as segments: each point's start and the behaviour in force from it on (points in order,
  * later fields overriding), computed once, so a measurement integrates segment by segment.
  */
-function segments(points: Scenario['candidate'], base: Behaviour): { at: number; b: Behaviour }[] {
+function segments<T extends object>(points: ({ at: number } & Partial<T>)[], base: T): { at: number; b: T }[] {
   const sorted = [...points].sort((a, b) => a.at - b.at);
-  const out: { at: number; b: Behaviour }[] = [{ at: -Infinity, b: base }];
+  const out: { at: number; b: T }[] = [{ at: -Infinity, b: base }];
   for (const p of sorted) {
     const set = Object.fromEntries(Object.entries(p).filter(([k, v]) => k !== 'at' && v !== undefined));
-    out.push({ at: p.at, b: { ...(out[out.length - 1] as { b: Behaviour }).b, ...set } });
+    out.push({ at: p.at, b: { ...(out[out.length - 1] as { b: T }).b, ...set } });
   }
   return out;
+}
+
+/** The parts of [from, to) (ms since the start) each segment covers, with their lengths. */
+function overlaps<T>(segs: { at: number; b: T }[], from: number, to: number): { b: T; ms: number }[] {
+  return segs
+    .map((seg, i) => ({ b: seg.b, ms: Math.min(to, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity) - Math.max(from, seg.at) }))
+    .filter((o) => o.ms > 0);
 }
 
 /** The behaviour in force at `t` (ms since the start). */
@@ -116,12 +123,7 @@ export class ScenarioPorts implements Ports {
     private readonly champion: string,
   ) {
     this.series = { champion: segments(scenario.champion, HEALTHY), candidate: segments(scenario.candidate, HEALTHY) };
-    const shadow = [...scenario.shadow].sort((a, b) => a.at - b.at);
-    this.shadowSeries = [{ at: -Infinity, b: { divergenceRate: 0.01, psi: 0.02 } }];
-    for (const p of shadow) {
-      const prev = (this.shadowSeries[this.shadowSeries.length - 1] as { b: { divergenceRate: number; psi: number } }).b;
-      this.shadowSeries.push({ at: p.at, b: { divergenceRate: p.divergenceRate ?? prev.divergenceRate, psi: p.psi ?? prev.psi } });
-    }
+    this.shadowSeries = segments(scenario.shadow, { divergenceRate: 0.01, psi: 0.02 });
   }
 
   private now(): number {
@@ -165,19 +167,14 @@ export class ScenarioPorts implements Ports {
       let outcomes = 0;
       let successes = 0;
       let p99 = 0;
-      const start = this.since(w.from);
-      const end = this.since(w.to);
-      segs.forEach((seg, i) => {
-        const from = Math.max(start, seg.at);
-        const to = Math.min(end, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity);
-        if (to <= from) return;
-        const n = perMs * (to - from);
+      for (const { b, ms } of overlaps(segs, this.since(w.from), this.since(w.to))) {
+        const n = perMs * ms;
         requests += n;
-        errors += n * seg.b.errorRate;
-        outcomes += n * seg.b.outcomeRate;
-        successes += n * seg.b.outcomeRate * seg.b.successRate;
-        if (n > 0) p99 = Math.max(p99, seg.b.p99Ms);
-      });
+        errors += n * b.errorRate;
+        outcomes += n * b.outcomeRate;
+        successes += n * b.outcomeRate * b.successRate;
+        if (n > 0) p99 = Math.max(p99, b.p99Ms);
+      }
       const r = Math.floor(requests);
       return { requests: r, errors: Math.min(r, Math.round(errors)), outcomes: Math.floor(outcomes), successes: Math.min(Math.floor(outcomes), Math.round(successes)), latencyP99Ms: r ? p99 : null };
     },
@@ -187,10 +184,17 @@ export class ScenarioPorts implements Ports {
   readonly shadow = {
     analyze: async (q: { model: string } & TimeWindow): Promise<ShadowReport> => {
       this.now();
-      const rate = this.routes.get(q.model)?.shadow?.sampleRate ?? 0;
-      const requests = Math.floor(((q.to - q.from) / 60_000) * this.scenario.requestsPerMinute * rate);
-      const s = behaviourAt(this.shadowSeries, this.since(q.to));
-      return { requests, divergent: Math.round(requests * s.divergenceRate), psi: requests ? s.psi : null };
+      // Mirrored requests and their divergence integrated over the window, like the variants' stats; the
+      // output distribution's PSI is not additive, so it is the one in force at the window's end.
+      const perMs = (this.scenario.requestsPerMinute * (this.routes.get(q.model)?.shadow?.sampleRate ?? 0)) / 60_000;
+      let mirrored = 0;
+      let divergent = 0;
+      for (const { b, ms } of overlaps(this.shadowSeries, this.since(q.from), this.since(q.to))) {
+        mirrored += perMs * ms;
+        divergent += perMs * ms * b.divergenceRate;
+      }
+      const requests = Math.floor(mirrored);
+      return { requests, divergent: Math.min(requests, Math.round(divergent)), psi: requests ? behaviourAt(this.shadowSeries, this.since(q.to)).psi : null };
     },
   };
 
