@@ -102,12 +102,13 @@ async function main(): Promise<number> {
   let worker: Promise<void> | null = null;
   let traffic: ReturnType<typeof startTraffic> | null = null;
   try {
+    const backends: Record<string, string> = {};
     for (const [v, m] of Object.entries(models)) {
       const s = await serveModel(MODEL, v, m);
       servers.push(s);
-      stack.gateway.setBackend(MODEL, v, s.url);
+      backends[v] = s.url;
     }
-    stack.gateway.routes.apply({ model: MODEL, releaseId: 'demo-bootstrap', generation: 0, mode: 'weighted', variants: [{ version: 'good', weight: 100 }], shadow: null });
+    stack.gateway.serveModel(MODEL, backends, 'good');
     await new FileRegistry(path.join(dataDir, 'registry.json')).register(MODEL, 'good', true);
     // The curated holdout for offline evaluation: complete rows, sliced by island, grouped by sex.
     fs.mkdirSync(path.join(dataDir, 'datasets'), { recursive: true });

@@ -81,6 +81,15 @@ export class Gateway {
     this.routes.setBackend(model, version, url);
   }
 
+  /**
+   * Puts a model behind the gateway: where each version is served, and all traffic on the champion
+   * (generation 0 of a `bootstrap` route, which any release's first change supersedes).
+   */
+  serveModel(model: string, backends: Record<string, string>, champion: string): void {
+    for (const [version, url] of Object.entries(backends)) this.setBackend(model, version, url);
+    this.routes.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: champion, weight: 100 }], shadow: null });
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://gateway');

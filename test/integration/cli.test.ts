@@ -48,10 +48,7 @@ afterAll(async () => {
 });
 
 async function prepare(model: string): Promise<void> {
-  gateway.setBackend(model, 'v1', (models[0] as FakeModel).url);
-  gateway.setBackend(model, 'v2', (models[1] as FakeModel).url);
-  gateway.setBackend(model, 'v3', (models[1] as FakeModel).url);
-  gateway.routes.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: 'v1', weight: 100 }], shadow: null });
+  gateway.serveModel(model, { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url, v3: (models[1] as FakeModel).url }, 'v1');
   await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
 }
 

@@ -49,9 +49,7 @@ async function prepare(model: string, candidateServer: FakeModel): Promise<void>
   fs.mkdirSync(path.join(dir, 'datasets'), { recursive: true });
   const rows = Array.from({ length: 60 }, (_, i) => ({ inputs: [{ name: 'x', shape: [1, 1], datatype: 'FP32', data: [i / 60] }], label: i / 60 > 0.5 ? 'yes' : 'no' }));
   fs.writeFileSync(path.join(dir, 'datasets', `${model}.jsonl`), rows.map((r) => JSON.stringify(r)).join('\n'));
-  gateway.setBackend(model, 'v1', good.url);
-  gateway.setBackend(model, 'v2', candidateServer.url);
-  gateway.routes.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: 'v1', weight: 100 }], shadow: null });
+  gateway.serveModel(model, { v1: good.url, v2: candidateServer.url }, 'v1');
   await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
 }
 

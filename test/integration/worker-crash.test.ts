@@ -57,9 +57,7 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 30
 
 it('given a worker killed with SIGKILL while a release waits at 30%, then a new worker process carries it to promotion', async () => {
   const model = uniqueModel('crash');
-  gateway.setBackend(model, 'v1', (models[0] as FakeModel).url);
-  gateway.setBackend(model, 'v2', (models[1] as FakeModel).url);
-  gateway.routes.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: 'v1', weight: 100 }], shadow: null });
+  gateway.serveModel(model, { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url }, 'v1');
   await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
   const env = {
     TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS as string,
