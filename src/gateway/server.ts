@@ -63,6 +63,7 @@ export class Gateway {
     this.stats = opts.stats ?? new StatsStore();
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 65_000;
+    for (const [model, version] of this.routes.versions()) this.initSeries(model, version);
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
@@ -79,6 +80,7 @@ export class Gateway {
 
   setBackend(model: string, version: string, url: string): void {
     this.routes.setBackend(model, version, url);
+    this.initSeries(model, version);
   }
 
   /**
@@ -254,21 +256,19 @@ export class Gateway {
 
   /**
    * Every version with a backend exports its counters from zero before its first request: Prometheus's
-   * increase() counts only between samples, so a series born at 37 would lose those 37.
+   * increase() counts only between samples, so a series born at 37 would lose those 37. Run when a
+   * backend is registered (or loaded at start), not on every scrape.
    */
-  private initSeries(): void {
-    for (const [model, version] of this.routes.versions()) {
-      const l = `model="${model}",version="${version}"`;
-      for (const k of [`gateway_requests_total{${l},result="ok"}`, `gateway_requests_total{${l},result="error"}`,
-        `gateway_outcomes_total{${l},success="true"}`, `gateway_outcomes_total{${l},success="false"}`]) {
-        if (!this.counters.has(k)) this.counters.set(k, 0);
-      }
-      if (!this.histograms.has(l)) this.histograms.set(l, new Array(LATENCY_BUCKETS_S.length + 2).fill(0));
+  private initSeries(model: string, version: string): void {
+    const l = `model="${model}",version="${version}"`;
+    for (const k of [`gateway_requests_total{${l},result="ok"}`, `gateway_requests_total{${l},result="error"}`,
+      `gateway_outcomes_total{${l},success="true"}`, `gateway_outcomes_total{${l},success="false"}`]) {
+      if (!this.counters.has(k)) this.counters.set(k, 0);
     }
+    if (!this.histograms.has(l)) this.histograms.set(l, new Array(LATENCY_BUCKETS_S.length + 2).fill(0));
   }
 
   metricsText(): string {
-    this.initSeries();
     const lines = [
       '# HELP gateway_requests_total Requests served, per model version and result.',
       '# TYPE gateway_requests_total counter',
