@@ -72,11 +72,15 @@ async function main(): Promise<number> {
       rate: { type: 'string', default: '80' },
     },
   });
-  const port = (name: 'temporal-port' | 'ui-port' | 'gateway-port' | 'rate') => {
+  // Every flag is checked before anything starts.
+  const port = (name: 'temporal-port' | 'ui-port' | 'gateway-port') => {
     const n = Number(flags[name]);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name}: expected a whole number from 0 to 65535, got ${flags[name]}`);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name}: expected a port from 0 to 65535, got ${flags[name]}`);
     return n;
   };
+  const ports = { grpcPort: port('temporal-port'), uiPort: port('ui-port'), gatewayPort: port('gateway-port') };
+  const rate = Number(flags.rate);
+  if (!(rate > 0 && rate <= 5_000)) throw new Error(`--rate: expected requests per second above 0 and at most 5000, got ${flags.rate}`);
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   const logger = createLogger(config.logLevel);
   installRuntime(logger);
@@ -95,7 +99,7 @@ async function main(): Promise<number> {
     say(`  ${v.padEnd(9)} features: ${m.spec.features.map((i) => FEATURES[i]).join(', ')}; holdout accuracy ${(accuracy(m, holdout) * 100).toFixed(1)}%, with a broken scale ${(accuracy(m, broken) * 100).toFixed(1)}%`);
   }
 
-  const stack = await startStack({ dataDir, namespace: config.temporal.namespace, grpcPort: port('temporal-port'), uiPort: port('ui-port'), gatewayPort: port('gateway-port'), logger });
+  const stack = await startStack({ dataDir, namespace: config.temporal.namespace, ...ports, logger });
   const servers: ModelServer[] = [];
   let stopWorker!: () => void;
   const workerStopped = new Promise<void>((r) => (stopWorker = r));
@@ -119,8 +123,8 @@ async function main(): Promise<number> {
 
     const workerConfig = { ...config, dataDir, temporal: { ...config.temporal, address: stack.address }, gateway: { url: stack.gatewayUrl } };
     worker = runWorker(workerConfig, logger, workerStopped);
-    traffic = startTraffic({ gatewayUrl: stack.gatewayUrl, model: MODEL, population, rate: port('rate'), brokenScale: 0.15, truthDelayMs: 1_500 });
-    say(`Gateway ${stack.gatewayUrl}, ${flags.rate} requests/s of live traffic, 15% with a broken scale; ground truth 1.5 s later.`);
+    traffic = startTraffic({ gatewayUrl: stack.gatewayUrl, model: MODEL, population, rate, brokenScale: 0.15, truthDelayMs: 1_500 });
+    say(`Gateway ${stack.gatewayUrl}, ${rate} requests/s of live traffic, 15% with a broken scale; ground truth 1.5 s later.`);
 
     const client = new Client({ connection: await Connection.connect({ address: stack.address }), namespace: config.temporal.namespace });
     const run = async (n: number, champion: string, candidate: string): Promise<ReleaseResult> => {
