@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
-# Installs what the integration tests start on loopback, when missing: Prometheus and Chromium from
-# Debian's packages, MLflow from PyPI into a virtualenv cached outside the clone
-# (~/.cache/model-rollout/mlflow-venv; about 850 MB, once). Idempotent.
+# The pretest step: installs what the tests need, when missing, so `npm test` passes on a fresh machine
+# by itself. Debian packages (docker-compose, Java, Maven, Prometheus, Chromium), the Temporal servers
+# (scripts/temporal-servers.sh), and MLflow from PyPI into a virtualenv cached outside the clone
+# (~/.cache/model-rollout/mlflow-venv; about 850 MB, once). Idempotent, and fast when all is there.
 set -euo pipefail
 CACHE="${MODEL_ROLLOUT_CACHE:-$HOME/.cache/model-rollout}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
 log() { echo "backends: $*" >&2; }
 
-if ! command -v prometheus >/dev/null 2>&1; then
-  log "installing prometheus (Debian)"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq prometheus >/dev/null
-  # The package starts a system service on :9090; the tests start their own.
-  $sudo systemctl disable --now prometheus >/dev/null 2>&1 || $sudo service prometheus stop >/dev/null 2>&1 || true
-fi
-log "prometheus: $(command -v prometheus)"
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  log "installing $* (Debian)"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
 
-# Debian's Chromium for the Temporal Web UI browser test (driven by playwright-core; never a download).
-if [ ! -x /usr/bin/chromium ]; then
-  log "installing chromium (Debian)"
-  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+# Debian packages the tests use, each only when missing: docker-compose validates docker-compose.yml
+# (no engine needed); Java and Maven fetch and run the time-skipping test server; Prometheus serves the
+# metrics adapter's tests; Chromium drives the Web UI test (through playwright-core, never a download).
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt_install "${missing[@]}"
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+    # The package starts a system service on :9090; the tests start their own.
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || $sudo service prometheus stop >/dev/null 2>&1 || true
+  fi
 fi
-log "chromium: /usr/bin/chromium"
+log "prometheus: $(command -v prometheus); chromium: /usr/bin/chromium; docker-compose: $(command -v docker-compose)"
+
+# The Temporal dev server (built with Go, once) and the time-skipping server (fetched with Maven, once).
+export PATH="$PATH:/usr/local/go/bin"
+bash "$(dirname "$0")/temporal-servers.sh" >/dev/null
 
 venv="$CACHE/mlflow-venv"
 stamp="$venv/.installed-mlflow-$MLFLOW_VERSION"
