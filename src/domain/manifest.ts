@@ -94,10 +94,20 @@ export const ApprovalStep = z.object({
   reason: z.string().min(1).default('approval required'),
 });
 
+/** Percent of traffic the previous version keeps during the watch, as its concurrent reference. */
+export const DEFAULT_WATCH_HOLDBACK = 10;
+const Holdback = z.number().min(1).max(20);
+
 export const FullRolloutStep = z.object({
   kind: z.literal('fullRollout'),
-  /** `weighted`: route 100% to the candidate; `atomic`: blue/green switch. Either keeps the previous warm. */
+  /** `weighted`: route to the candidate; `atomic`: blue/green switch. Either keeps the previous warm. */
   mode: z.enum(['weighted', 'atomic']).default('weighted'),
+  /**
+   * Percent of traffic the previous version keeps until the watch ends (1–20): the watch compares the
+   * candidate with it over the same minutes, so a daily cycle both share is not a regression. Retire
+   * moves the rest. Default 5 (`timings.watchHoldback`).
+   */
+  holdback: Holdback.optional(),
 });
 
 export const WatchStep = z.object({
@@ -141,7 +151,13 @@ export const GatesSchema = z.object({
   minSampleSize: z.number().int().positive().default(1000),
   /** Consecutive breaching measurements that roll back. Default 1: any breach rolls back. */
   failureLimit: z.number().int().min(1).max(10).default(1),
-  /** Significance level of the two-proportion tests. Default 0.05. */
+  /**
+   * The release's false-rollback budget: the probability, at most, that its gates roll back a candidate
+   * no worse than the champion beyond the tolerances, over all its stages and looks. Shared out across
+   * the gated steps (by 1 / the candidate's traffic share) and evenly across each step's tests. Default 0.05.
+   */
+  falseRollbackRate: z.number().gt(0).max(0.5).default(0.05),
+  /** Significance level of the fixed-horizon tests of releases started before the sequential gates. Default 0.05. */
   significance: z.number().gt(0).lt(0.5).default(0.05),
   businessMetric: z
     .object({
@@ -217,16 +233,18 @@ export const TimingsSchema = z
     /** How long a bake may extend while gates lack data. Default 12h. */
     bakeExtension: Duration.optional(),
     /**
-     * Sliding window of each bake measurement. Default: everything since the bake began (most power for
-     * a steady difference; a late spike is diluted). A window such as 30m calls a late spike within it.
+     * Sliding window of each bake measurement, for releases started before the sequential gates (which
+     * judge every interval once and detect late onsets by themselves). Default: everything since the bake began.
      */
     bakeWindow: Duration.optional(),
     /** Shadow period. Default 10,000 requests and 48h (high-stakes 50,000 and 96h), bounded by 7d (14d). */
     shadow: ShadowStep.omit({ kind: true }).partial().optional(),
     /** Watch after 100%. Default 72h. */
     watch: Duration.optional(),
-    /** Sliding window of each watch measurement. Default 1h. */
+    /** Sliding window of each watch measurement (releases started before the sequential gates). Default 1h. */
     watchWindow: Duration.optional(),
+    /** Percent of traffic the previous version keeps during the watch, its concurrent reference (1–20). Default 5. */
+    watchHoldback: Holdback.optional(),
     /** Requests of the blue/green smoke test. Default 100. */
     smokeRequests: z.number().int().positive().optional(),
   })

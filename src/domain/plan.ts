@@ -1,6 +1,7 @@
 // Presets expand to plans; plans are data. Pure: unit-tested without Temporal, run inside the workflow.
 import { formatDuration, parseDuration } from './duration';
 import {
+  DEFAULT_WATCH_HOLDBACK,
   PlanStep,
   STANDARD_GATES,
   type Gates,
@@ -19,6 +20,7 @@ interface PresetTimings {
   shadow: Omit<StepOf<'shadow'>, 'kind'>;
   watch: number;
   watchWindow: number;
+  watchHoldback: number;
   smokeRequests: number;
 }
 
@@ -32,6 +34,7 @@ const STANDARD_TIMINGS: PresetTimings = {
   shadow: { sampleRate: 1, minRequests: 10_000, minDuration: h(48), maxDuration: h(24 * 7), interval: h(1) },
   watch: h(72),
   watchWindow: h(1),
+  watchHoldback: DEFAULT_WATCH_HOLDBACK,
   smokeRequests: 100,
 };
 
@@ -76,6 +79,7 @@ export function looserThanStandard(g: Gates): string[] {
   if (g.errorRate.maxIncreasePoints > s.errorRate.maxIncreasePoints) loose.push('errorRate.maxIncreasePoints');
   if (g.failureLimit > 3) loose.push('failureLimit');
   if (g.significance > 0.1) loose.push('significance');
+  if (g.falseRollbackRate > s.falseRollbackRate) loose.push('falseRollbackRate');
   if (g.shadow.maxDivergenceRate > s.shadow.maxDivergenceRate) loose.push('shadow.maxDivergenceRate');
   if (g.shadow.maxPsi > s.shadow.maxPsi) loose.push('shadow.maxPsi');
   if (g.evaluation.maxRegression > s.evaluation.maxRegression) loose.push('evaluation.maxRegression');
@@ -96,6 +100,7 @@ function resolveTimings(m: ReleaseManifest): PresetTimings {
     shadow: { ...base.shadow, ...stripUndefined(t.shadow ?? {}) },
     watch: t.watch ?? base.watch,
     watchWindow: t.watchWindow ?? base.watchWindow,
+    watchHoldback: t.watchHoldback ?? base.watchHoldback,
     smokeRequests: t.smokeRequests ?? base.smokeRequests,
   };
 }
@@ -120,7 +125,7 @@ function presetSteps(m: ReleaseManifest): PlanStep[] {
       bake(),
     ]);
   const finish = (mode: 'weighted' | 'atomic'): PlanStep[] => [
-    { kind: 'fullRollout', mode },
+    { kind: 'fullRollout', mode, holdback: t.watchHoldback },
     { kind: 'watch', duration: t.watch, interval: t.interval, window: t.watchWindow, extension: t.bakeExtension },
     { kind: 'retire' },
   ];
@@ -178,6 +183,9 @@ export function describeStep(step: PlanStep): string {
     case 'approval':
       return `approval: ${step.reason}`;
     case 'fullRollout':
+      if (step.holdback) {
+        return `${step.mode === 'atomic' ? 'atomic switch' : 'traffic'} to ${100 - step.holdback}% (previous version keeps ${step.holdback}% as the watch's reference)`;
+      }
       return step.mode === 'atomic' ? 'atomic switch to 100% (previous kept warm)' : '100% to the candidate (previous kept warm)';
     case 'watch':
       return `watch ${d(step.duration)}, gates every ${d(step.interval)} over ${d(step.window)}`;

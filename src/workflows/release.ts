@@ -23,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities, RouteSpec } from '../activities';
 import { SearchAttributes } from '../constants';
+import { analysisExit, recordLook } from '../domain/analysis';
 import {
   canaryGates,
   evaluationGates,
@@ -34,7 +35,19 @@ import {
   type GateResult,
   type VariantStats,
 } from '../domain/gates';
-import { ManifestError, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
+import {
+  allocateBudget,
+  judgeCanary,
+  judgeShadow,
+  newCanaryJudgeState,
+  newShadowJudgeState,
+  REFERENCE_WARMUP_MS,
+  seedReference,
+  type CanaryJudgeState,
+  type ShadowJudgeState,
+  type TestBudget,
+} from '../domain/judge';
+import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import {
   Action,
@@ -110,6 +123,10 @@ interface StepProgress {
   /** Active (unpaused) time into the step at the last measurement. */
   lastMeasuredElapsed: number;
   reminderSent: boolean;
+  /** Sequential gates: the tests' state, and the end of the last interval they were fed. */
+  canary?: CanaryJudgeState;
+  shadow?: ShadowJudgeState;
+  judgedTo?: number;
 }
 
 interface CarriedState {
@@ -136,6 +153,12 @@ interface CarriedState {
   timeline: TimelineEntry[];
   rollback: RollbackRecord | null;
   outcome: Outcome | null;
+  /**
+   * Releases started since the sequential gates carry `sequential` and their per-step alpha; releases
+   * started before keep the fixed-horizon gates they began with, across continue-as-new too.
+   */
+  judge?: 'sequential';
+  budget?: (TestBudget | null)[];
 }
 
 /** A decision to roll back, carried up the stack to the one place that runs compensations. */
@@ -180,6 +203,8 @@ const measureActs = proxyLocalActivities<Activities>({
 });
 /** Releases started before measurements became local activities replay with the activities they ran. */
 const LOCAL_MEASUREMENTS = 'local-measurements';
+/** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
+const SEQUENTIAL_GATES = 'sequential-gates';
 const notifyActs = proxyActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
@@ -363,6 +388,7 @@ class Release {
 
   private async walk(): Promise<void> {
     if (this.fresh) {
+      if (patched(SEQUENTIAL_GATES)) this.s.judge = 'sequential';
       const ctx = await acts.resolveContext.executeWithOptions(
         { summary: `resolve champion of ${this.m.model}` },
         [{ model: this.m.model, champion: this.m.champion }],
@@ -372,6 +398,7 @@ class Release {
         throw ApplicationFailure.nonRetryable(`${this.m.candidate} is already the champion of ${this.m.model}`, 'InvalidManifest');
       }
       this.s.plan = expandPlan(this.m, { lastRollbackAt: ctx.lastRollbackAt, now: Date.now() });
+      if (this.sequential) this.s.budget = allocateBudget(this.s.plan, this.m.gates.falseRollbackRate);
       const previous = await acts.getAlias({ model: this.m.model, alias: 'challenger' });
       this.s.compensations.push({ kind: 'restoreAlias', alias: 'challenger', version: previous });
       await acts.setAlias.executeWithOptions({ summary: `challenger alias → ${this.m.candidate}` }, [
@@ -466,7 +493,11 @@ class Release {
           ? await measureActs.analyzeShadow(q)
           : await acts.analyzeShadow.executeWithOptions({ summary: 'measure shadow divergence' }, [q]);
         lastRequests = report.requests;
-        return shadowGates(report, this.m.gates);
+        if (!this.sequential) return shadowGates(report, this.m.gates);
+        const p = this.s.step as StepProgress;
+        const judged = judgeShadow(p.shadow ?? newShadowJudgeState(), report, this.m.gates, this.stepBudget());
+        p.shadow = judged.state;
+        return judged.results;
       },
       enough: () => lastRequests >= step.minRequests,
     });
@@ -507,6 +538,7 @@ class Release {
       failTrigger: 'gate-breach',
       window: step.window ?? null,
       measure: async (window) => {
+        if (this.sequential) return this.judgeInterval(window.to);
         const [cand, champ] = await Promise.all([
           this.measure(this.m.candidate, window),
           this.measure(this.s.champion, window),
@@ -518,8 +550,47 @@ class Release {
     });
   }
 
+  /**
+   * Sequential gates: the candidate and the champion over the same interval, since the last interval
+   * judged (an interval whose measurement failed is judged with the next one), fed to the step's tests.
+   */
+  private async judgeInterval(to: number): Promise<GateResult[]> {
+    const p = this.s.step as StepProgress;
+    const window = { from: p.judgedTo ?? p.startedAt, to };
+    if (!p.canary) {
+      // The champion's hour before the step bounds its rate and p99 from the first look on.
+      const before = await this.measure(this.s.champion, { from: p.startedAt - REFERENCE_WARMUP_MS, to: p.startedAt }).catch(() => null);
+      p.canary = before ? seedReference(newCanaryJudgeState(), before) : newCanaryJudgeState();
+    }
+    const [cand, champ] = await Promise.all([this.measure(this.m.candidate, window), this.measure(this.s.champion, window)]);
+    const { state, results } = judgeCanary(p.canary, cand, champ, this.m.gates, this.stepBudget());
+    p.canary = state;
+    p.judgedTo = to;
+    return results;
+  }
+
+  private stepBudget(): TestBudget {
+    const b = this.s.budget?.[this.s.stepIndex];
+    if (!b) throw ApplicationFailure.nonRetryable(`no gate budget for step ${this.s.stepIndex}`, 'InvalidManifest');
+    return b;
+  }
+
+  private get sequential(): boolean {
+    return this.s.judge === 'sequential';
+  }
+
   private async fullRollout(step: StepOf<'fullRollout'>): Promise<void> {
     this.setPhase('promoting');
+    if (this.sequential) {
+      // The previous version keeps a small holdback: the watch's concurrent reference, and warm anyway.
+      const holdback = step.holdback ?? DEFAULT_WATCH_HOLDBACK;
+      await this.route(this.servedRoute(100 - holdback, 'weighted', null), `${step.mode === 'atomic' ? 'atomic switch' : 'traffic'} → ${100 - holdback}% (${holdback}% held back on ${this.s.champion})`);
+      this.s.compensations.push({ kind: 'restoreAlias', alias: 'champion', version: this.s.champion });
+      await acts.setAlias.executeWithOptions({ summary: `champion alias → ${this.m.candidate}` }, [
+        { model: this.m.model, alias: 'champion', version: this.m.candidate },
+      ]);
+      return;
+    }
     // The watch compares the candidate with the champion as it served just before the switch; the last
     // canary measurement of the champion stands in if metrics cannot be read now.
     const watch = this.s.plan.find((s): s is StepOf<'watch'> => s.kind === 'watch');
@@ -544,6 +615,7 @@ class Release {
       failTrigger: 'watch-breach',
       window: step.window,
       measure: async (window) => {
+        if (this.sequential) return this.judgeInterval(window.to);
         return watchGates(await this.measure(this.m.candidate, window), baseline, this.m.gates);
       },
       enough: () => true,
@@ -595,9 +667,10 @@ class Release {
         return;
       }
       const elapsed = this.elapsed(p, now);
-      if (p.lastOutcome === 'pass' && p.lastMeasuredElapsed >= spec.minMs && spec.enough()) return;
-      if (!this.s.paused && elapsed >= spec.maxMs) {
-        if (p.lastOutcome === 'fail') throw new RollbackRequested(spec.failTrigger, failedSummary(p.lastResults), failed(p.lastResults));
+      const exit = analysisExit(p, spec, elapsed, this.s.paused !== null, spec.enough());
+      if (exit === 'done') return;
+      if (exit === 'breach') throw new RollbackRequested(spec.failTrigger, failedSummary(p.lastResults), failed(p.lastResults));
+      if (exit === 'lacking') {
         await this.insufficientData(spec.label, p.lastResults);
         return;
       }
@@ -617,18 +690,9 @@ class Release {
         const from = spec.window === null ? p.startedAt : Math.max(p.startedAt, at - spec.window);
         const results = await spec.measure({ from, to: at }).catch((err: Error) => [unavailable(err)]);
         p.lastMeasuredAt = at;
-        p.lastMeasuredElapsed = this.elapsed(p, at);
-        p.lastResults = results;
-        p.lastOutcome = verdict(results);
+        const breached = recordLook(p, results, this.elapsed(p, at), this.m.gates.failureLimit);
         this.measured(results);
-        if (p.lastOutcome === 'fail') {
-          p.consecutiveFailures += 1;
-          if (p.consecutiveFailures >= this.m.gates.failureLimit) {
-            throw new RollbackRequested(spec.failTrigger, `${spec.label}: ${failedSummary(results)}`, failed(results));
-          }
-        } else {
-          p.consecutiveFailures = 0;
-        }
+        if (breached) throw new RollbackRequested(spec.failTrigger, `${spec.label}: ${failedSummary(results)}`, failed(results));
       }
       await this.maybeContinueAsNew();
     }

@@ -9,6 +9,7 @@ import type {
   RouteSpec,
   TimeWindow,
 } from '../../src/activities/ports';
+import { expectedLatencyHistogram } from '../../src/simulate/sampling';
 
 export interface VariantBehaviour {
   /** Requests per minute the variant serves. */
@@ -78,6 +79,7 @@ export class StubPorts implements Ports {
       outcomes: r,
       successes: Math.round(successes),
       latencyP99Ms: r ? p99 : null,
+      latencyHistogram: expectedLatencyHistogram(r, p99 / 2, p99),
     };
   }
 

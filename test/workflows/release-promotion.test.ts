@@ -38,7 +38,8 @@ describe('clean promotion through every preset', () => {
 
     expect(result.outcome).toBe('promoted');
     expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
-    expect(candidateWeights(ports)).toEqual([0, 0, 5, 25, 50, 100, 100]);
+    // 90%: the champion keeps a 10% holdback through the watch, as its concurrent reference.
+    expect(candidateWeights(ports)).toEqual([0, 0, 5, 25, 50, 90, 100]);
     expect(ports.routeLog[0]?.shadow).toEqual({ version: 'v2', sampleRate: 1 });
     expect(ports.routeLog[1]?.shadow).toBeNull();
     expect(ports.aliases.get(`${m.model}:champion`)).toBe('v2');
@@ -64,7 +65,7 @@ describe('clean promotion through every preset', () => {
       return n;
     });
     expect(approvals).toBe(5); // 1%, 5%, 25%, 50%, 100%
-    expect(candidateWeights(ports)).toEqual([0, 0, 1, 5, 25, 50, 100, 100]);
+    expect(candidateWeights(ports)).toEqual([0, 0, 1, 5, 25, 50, 90, 100]);
   });
 
   it('given the blue-green preset, when smoke checks pass, then traffic switches atomically with the champion kept warm during the watch', async () => {
@@ -75,7 +76,7 @@ describe('clean promotion through every preset', () => {
     expect(result.status.plan.map((s) => s.kind)).toEqual(['evaluate', 'warm', 'smoke', 'fullRollout', 'watch', 'retire']);
     expect(ports.routeLog.map((r) => r.variants)).toEqual([
       [{ version: 'v1', weight: 100 }, { version: 'v2', weight: 0 }],
-      [{ version: 'v1', weight: 0 }, { version: 'v2', weight: 100 }],
+      [{ version: 'v1', weight: 10 }, { version: 'v2', weight: 90 }],
       [{ version: 'v2', weight: 100 }],
     ]);
   });
