@@ -15,7 +15,7 @@ import { describeStep, expandPlan } from '../domain/plan';
 import { Action, type Outcome, type ReleaseStatus } from '../domain/release';
 import { parseScenario, ScenarioError } from '../simulate/scenario';
 import { actionUpdates, statusQuery, type releaseWorkflow } from '../workflows/release';
-import { renderDecisions, renderHistoryMarkdown, renderStatus, renderWatch } from './render';
+import { renderDecisions, renderHistoryMarkdown, renderOperatingCharacteristics, renderStatus, renderWatch } from './render';
 
 /** Exit codes: documented in the README and in `rollout --help`. */
 export const EXIT = {
@@ -86,8 +86,9 @@ Commands:
   approve|reject|abort|pause|resume|promote ID --reason TEXT [--as WHO]
                                      act on a release; accepted or refused on the spot
   history ID [--format md|json]      the audit record
-  simulate -f FILE --metrics SCENARIO
-                                     play the policy against a metric scenario, time-skipped
+  simulate -f FILE --metrics SCENARIO [--seed S] [--runs N]
+                                     play the policy against a metric scenario, time-skipped;
+                                     with --runs, its operating characteristics by Monte Carlo
 
 ID is a model name or a release ID (release/<model>). Run "rollout <command> --help" for details.
 
@@ -129,13 +130,23 @@ approve, reject) or promoters (for promote). WHO comes from --as, else ROLLOUT_A
 
 The audit record: every action with who, when and why; every gate measurement with its evidence; every
 rollback with its trigger. Markdown suits a compliance ticket.`,
-  simulate: `Usage: rollout simulate -f FILE --metrics SCENARIO [--json]
+  simulate: `Usage: rollout simulate -f FILE --metrics SCENARIO [--seed S] [--runs N [--policy P]] [--json]
 
 Runs the real release workflow under Temporal's time-skipping test server against a metric scenario and
 prints each decision at its policy time: "what would this policy do?". Exit code as for an outcome.
+Every measurement carries sampling noise (counts drawn from their distributions, latency from a
+log-normal); one seed always gives the same run.
+  --seed S          the noise's seed (default 1)
+  --runs N          N releases by Monte Carlo instead of one through Temporal: the policy's operating
+                    characteristics (P(promoted), P(rolled back), P(held), detection delay after the
+                    candidate's first change, and where rollbacks happened). The gates and step rules
+                    are the workflow's own functions. Exit 0.
+  --policy P        with --runs: sequential (the gates of releases started today, default) or
+                    fixed-horizon (the per-look z-tests of releases started before), for comparison
 Scenario (JSON or YAML): requestsPerMinute; champion and candidate, lists of {at, errorRate, successRate,
-outcomeRate, p99Ms} from which each variant behaves so; shadow, a list of {at, divergenceRate, psi};
-evaluation (the offline scores); approvals {decision: approve|reject|never, after, by}.`,
+outcomeRate, p99Ms, p50Ms} from which each variant behaves so; dailyCycle {amplitude, peakAt, metrics};
+shadow, a list of {at, divergenceRate, psi}; evaluation (the offline scores); approvals {decision:
+approve|reject|never, after, by}.`,
 };
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -421,15 +432,40 @@ async function history(argv: string[]): Promise<number> {
   });
 }
 
+function integerFlag(flags: Flags, name: string, fallback: number, min: number, max: number): number {
+  const text = flags[name] as string | undefined;
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name}: expected a whole number from ${min} to ${max}, got "${text}"`, EXIT.invalid);
+  return n;
+}
+
 async function simulateCommand(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, { file: { type: 'string', short: 'f' }, metrics: { type: 'string', short: 'm' } });
+  const { flags } = parse(argv, {
+    file: { type: 'string', short: 'f' },
+    metrics: { type: 'string', short: 'm' },
+    seed: { type: 'string' },
+    runs: { type: 'string' },
+    policy: { type: 'string' },
+  });
   if (flags.help) return help('simulate');
   const raw = readDocument(flags.file as string | undefined, '-f');
-  parseManifest(raw);
+  const manifest = parseManifest(raw);
   const scenario = parseScenario(readDocument(flags.metrics as string | undefined, '--metrics'));
+  const seed = integerFlag(flags, 'seed', 1, 0, 2 ** 31 - 1);
+  if (flags.runs !== undefined) {
+    const runs = integerFlag(flags, 'runs', 1, 1, 100_000);
+    const policy = (flags.policy as string | undefined) ?? 'sequential';
+    if (policy !== 'sequential' && policy !== 'fixed-horizon') throw new CliError(`--policy: expected sequential or fixed-horizon, got "${policy}"`, EXIT.invalid);
+    const { operatingCharacteristics } = await import('../simulate/montecarlo');
+    const oc = operatingCharacteristics(manifest, scenario, { runs, seed, policy });
+    print(flags, renderOperatingCharacteristics(oc), oc);
+    return EXIT.ok;
+  }
+  if (flags.policy !== undefined) throw new CliError('--policy: only with --runs', EXIT.invalid);
   // Loaded late: the time-skipping server and the worker are only needed here.
   const { simulate } = await import('../simulate/run');
-  const { result, wallMs, simulatedMs } = await simulate(raw, scenario);
+  const { result, wallMs, simulatedMs } = await simulate(raw, scenario, seed);
   const decisions = renderDecisions(result.status);
   const summary = `outcome: ${result.outcome}${result.status.rollback ? ` (${result.status.rollback.trigger}: ${result.status.rollback.reason})` : ''}; ${(simulatedMs / 3_600_000).toFixed(1)} h of policy time in ${(wallMs / 1000).toFixed(1)} s`;
   print(flags, [...decisions, summary].join('\n'), {

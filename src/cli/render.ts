@@ -3,6 +3,7 @@
 import { formatDuration } from '../domain/duration';
 import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus, TimelineEntry } from '../domain/release';
+import type { OperatingCharacteristics } from '../simulate/montecarlo';
 
 const BAR = 30;
 
@@ -163,4 +164,23 @@ export function renderDecisions(s: ReleaseStatus): string[] {
     const times = e.count && e.count > 1 ? ` (×${e.count})` : '';
     return `${stamp}  ${e.type.padEnd(18)} ${e.message}${e.by ? ` (${e.by})` : ''}${times}`;
   });
+}
+
+/** The operating characteristics of `simulate --runs`: outcomes, detection delays, where rollbacks happened. */
+export function renderOperatingCharacteristics(oc: OperatingCharacteristics): string {
+  const share = (n: number) => `${n} (${((100 * n) / oc.runs).toFixed(1)}%)`;
+  const minutes = (q: { p10: number; p50: number; p90: number } | null) =>
+    q ? `p10 ${Math.round(q.p10 / 60_000)} min, p50 ${Math.round(q.p50 / 60_000)} min, p90 ${Math.round(q.p90 / 60_000)} min` : '–';
+  const lines = [
+    `${oc.runs} releases, policy ${oc.policy}, seed ${oc.seed} (${(oc.wallMs / 1000).toFixed(1)} s)`,
+    `  promoted     ${share(oc.promoted)}`,
+    `  rolled back  ${share(oc.rolledBack)}${oc.rolledBack ? `, ${share(oc.rolledBackBeforeFull)} before full traffic` : ''}`,
+    `  held         ${share(oc.held)}  (gates still lacking data: a human decides)`,
+    `  rejected     ${share(oc.rejected)}`,
+  ];
+  if (oc.delayAfterOnsetMs) lines.push(`  detection after the candidate's first change: ${minutes(oc.delayAfterOnsetMs)}`);
+  if (oc.rolledBack) lines.push(`  time into the stage at rollback: ${minutes(oc.intoStageMs)}`);
+  const caught = Object.entries(oc.caught).sort((a, b) => b[1] - a[1]);
+  if (caught.length) lines.push('  where rollbacks happened:', ...caught.map(([where, n]) => `    ${where.padEnd(34)} ${n}`));
+  return lines.join('\n');
 }

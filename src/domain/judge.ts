@@ -268,7 +268,7 @@ export function judgeCanary(
       verdictOf(business, {
         threshold: tolB,
         observed: round(drop),
-        what: `${g.businessMetric.name} ${pct(rc)} vs ${pct(rr)} (${drop > 0 ? '-' : '+'}${pct(Math.abs(drop))} relative, allowed -${pct(tolB)})`,
+        what: `${g.businessMetric.name} ${pct(rc)} vs ${pct(rr)} (${drop > 0 ? '-' : '+'}${pct(Math.abs(drop))} relative, allowed -${pct(tolB)}; last interval ${pct(rate(cand.successes, cand.outcomes))} vs ${pct(rate(ref.successes, ref.outcomes))})`,
         lack: `${c.outcomes} / ${r.outcomes} outcomes, need ${min} per variant`,
         mde: mde === null ? null : `a drop of ${pct(mde)}`,
         evidence: {
@@ -298,7 +298,7 @@ export function judgeCanary(
       verdictOf(errors, {
         threshold: g.errorRate.maxIncreasePoints,
         observed: round(points),
-        what: `error rate ${pct(pc)} vs ${pct(pr)} (${points >= 0 ? '+' : ''}${round(points, 2)} pts, allowed +${g.errorRate.maxIncreasePoints})`,
+        what: `error rate ${pct(pc)} vs ${pct(pr)} (${points >= 0 ? '+' : ''}${round(points, 2)} pts, allowed +${g.errorRate.maxIncreasePoints}; last interval ${pct(rate(cand.errors, cand.requests))} vs ${pct(rate(ref.errors, ref.requests))})`,
         lack: `${c.requests} / ${r.requests} requests, need ${min} per variant`,
         mde: mde === null ? null : `+${round(mde, 2)} pts`,
         evidence: {
@@ -325,7 +325,7 @@ export function judgeCanary(
       verdictOf(latency, {
         threshold: g.latency.p99SlaMs,
         observed: cand.latencyP99Ms === null ? null : round(cand.latencyP99Ms, 2),
-        what: `${pct(cSlow)} of requests slower than ${round(threshold, 1)} ms vs ${pct(rSlow)} (allowed +${pct(LATENCY_TAIL)}; SLA ${g.latency.p99SlaMs} ms, champion p99 ${refP99 === null ? '–' : round(refP99, 1)} ms)`,
+        what: `${pct(cSlow)} of requests slower than ${round(threshold, 1)} ms vs ${pct(rSlow)} (allowed +${pct(LATENCY_TAIL)}; last interval ${pct(rate(candSlow.x, candSlow.n))} vs ${pct(rate(refSlowNow.x, refSlowNow.n))}; SLA ${g.latency.p99SlaMs} ms, champion p99 ${refP99 === null ? '–' : round(refP99, 1)} ms)`,
         lack: cand.latencyHistogram ? `${c.requests} / ${r.requests} requests, need ${min} per variant` : 'no latency histogram from the metrics provider',
         mde: ex === null ? null : `+${pct(LATENCY_TAIL + ex)} over ${round(threshold, 1)} ms`,
         evidence: {

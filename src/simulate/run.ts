@@ -34,7 +34,7 @@ export interface SimulationResult {
 
 let runtimeInstalled = false;
 
-export async function simulate(rawManifest: unknown, scenario: Scenario): Promise<SimulationResult> {
+export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1): Promise<SimulationResult> {
   const m = parseManifest(rawManifest);
   if (!runtimeInstalled) {
     // The simulation prints decisions; the SDK and its core speak only on errors.
@@ -46,7 +46,7 @@ export async function simulate(rawManifest: unknown, scenario: Scenario): Promis
   try {
     await registerSearchAttributes(env);
     const champion = m.champion ?? 'champion';
-    const ports = new ScenarioPorts(scenario, champion);
+    const ports = new ScenarioPorts(scenario, champion, seed);
     const taskQueue = 'rollout-simulate';
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -1,7 +1,8 @@
 // A metric scenario for `rollout simulate`: what each variant would do over the release's time, so the
 // real workflow can be played against it under the time-skipping server ("what would this policy do?").
-// ScenarioPorts answer the activities from the scenario; the router keeps real semantics (generations,
-// read-back), so the share of traffic each variant receives follows the policy's own decisions.
+// ScenarioPorts answer the activities from the scenario with sampling noise (counts drawn from their
+// distributions, latency from a log-normal), seeded so one seed always gives the same run; the router
+// keeps real semantics (generations, read-back), so each variant's share follows the policy's decisions.
 import { Context } from '@temporalio/activity';
 import { z } from 'zod';
 import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow } from '../activities/ports';
@@ -9,6 +10,7 @@ import { Duration } from '../domain/duration';
 import type { EvaluationReport, ShadowReport, VariantStats } from '../domain/gates';
 import { EvaluationScores } from '../domain/gates';
 import { formatPath } from '../domain/manifest';
+import { binomial, keyedRng, poisson, sampleVariant, type IntervalBehaviour } from './sampling';
 
 const Fraction = z.number().min(0).max(1);
 
@@ -23,6 +25,8 @@ const Point = z
     /** Share of requests whose ground truth has arrived by the time it is measured. Default 1. */
     outcomeRate: Fraction.optional(),
     p99Ms: z.number().positive().optional(),
+    /** Median latency. Default: half the p99. */
+    p50Ms: z.number().positive().optional(),
   })
   .strict();
 
@@ -39,7 +43,19 @@ export const ScenarioSchema = z
   .object({
     description: z.string().optional(),
     /** Requests per minute to the model; each variant receives its routed share. Default 1,000. */
-    requestsPerMinute: z.number().min(0).default(1_000),
+    requestsPerMinute: z.number().min(0).max(10_000_000).default(1_000),
+    /**
+     * A daily cycle both variants share: the named rates are multiplied by 1 + amplitude x sin(2 pi (t -
+     * peakAt + 6h) / 24h), so they peak at `peakAt` (time since the release started) every day.
+     */
+    dailyCycle: z
+      .object({
+        amplitude: z.number().min(0).max(0.9),
+        peakAt: Duration.prefault('0s'),
+        metrics: z.array(z.enum(['errorRate', 'successRate'])).min(1).default(['errorRate', 'successRate']),
+      })
+      .strict()
+      .optional(),
     /** Per-variant behaviour over time; the first point defaults to a healthy variant. */
     champion: z.array(Point).default([]),
     candidate: z.array(Point).default([]),
@@ -72,21 +88,71 @@ export function parseScenario(raw: unknown): Scenario {
   );
 }
 
-const HEALTHY = { errorRate: 0.01, successRate: 0.3, outcomeRate: 1, p99Ms: 80 };
-const DEFAULT_EVALUATION: EvaluationReport = {
+const HEALTHY = { errorRate: 0.01, successRate: 0.3, outcomeRate: 1, p99Ms: 80, p50Ms: 0 };
+export const DEFAULT_EVALUATION: EvaluationReport = {
   metric: 'accuracy',
   samples: 5_000,
   champion: { score: 0.9, slices: {}, fairnessGap: 0.02, p99LatencyMs: 60 },
   candidate: { score: 0.91, slices: {}, fairnessGap: 0.02, p99LatencyMs: 60 },
 };
 
-type Behaviour = typeof HEALTHY;
+export type Behaviour = typeof HEALTHY;
+export type Series = { at: number; b: Behaviour }[];
+
+export function variantSeries(points: Scenario['champion']): Series {
+  return segments(points, HEALTHY);
+}
+
+const DAY = 86_400_000;
+
+/** The daily cycle's factor on `metric` at t (ms since the start); 1 without a cycle. */
+export function cycleFactor(s: Scenario, metric: 'errorRate' | 'successRate', t: number): number {
+  const c = s.dailyCycle;
+  if (!c || !c.metrics.includes(metric)) return 1;
+  return 1 + c.amplitude * Math.sin((2 * Math.PI * (t - c.peakAt + DAY / 4)) / DAY);
+}
+
+/**
+ * What a variant is expected to do over [from, to) (ms since the start) at `perMs` requests a ms: rates
+ * are request-weighted over the segments the window covers, each at the cycle's value mid-segment.
+ */
+export function intervalBehaviour(s: Scenario, segs: Series, from: number, to: number, perMs: number): IntervalBehaviour {
+  let requests = 0;
+  let errors = 0;
+  let outcomes = 0;
+  let successes = 0;
+  let p99 = 0;
+  let p50 = 0;
+  for (const { b, ms } of overlaps(segs, from, to)) {
+    const mid = Math.max(from, to - ms) + ms / 2;
+    const n = perMs * ms;
+    requests += n;
+    errors += n * Math.min(1, b.errorRate * cycleFactor(s, 'errorRate', mid));
+    outcomes += n * b.outcomeRate;
+    successes += n * b.outcomeRate * Math.min(1, b.successRate * cycleFactor(s, 'successRate', mid));
+    if (b.p99Ms > p99) {
+      p99 = b.p99Ms;
+      p50 = b.p50Ms || b.p99Ms / 2;
+    }
+  }
+  const r = Math.max(requests, 1e-12);
+  const o = Math.max(outcomes, 1e-12);
+  const last = behaviourAt(segs, to);
+  return {
+    requests,
+    errorRate: errors / r,
+    successRate: successes / o,
+    outcomeRate: outcomes / r,
+    p99Ms: p99 || last.p99Ms,
+    p50Ms: p50 || last.p50Ms || last.p99Ms / 2,
+  };
+}
 
 /**
  * A series as segments: each point's start and the behaviour in force from it on (points in order,
  * later fields overriding), computed once, so a measurement integrates segment by segment.
  */
-function segments<T extends object>(points: ({ at: number } & Partial<T>)[], base: T): { at: number; b: T }[] {
+export function segments<T extends object>(points: ({ at: number } & Partial<T>)[], base: T): { at: number; b: T }[] {
   const sorted = [...points].sort((a, b) => a.at - b.at);
   const out: { at: number; b: T }[] = [{ at: -Infinity, b: base }];
   for (const p of sorted) {
@@ -97,18 +163,20 @@ function segments<T extends object>(points: ({ at: number } & Partial<T>)[], bas
 }
 
 /** The parts of [from, to) (ms since the start) each segment covers, with their lengths. */
-function overlaps<T>(segs: { at: number; b: T }[], from: number, to: number): { b: T; ms: number }[] {
+export function overlaps<T>(segs: { at: number; b: T }[], from: number, to: number): { b: T; ms: number }[] {
   return segs
     .map((seg, i) => ({ b: seg.b, ms: Math.min(to, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity) - Math.max(from, seg.at) }))
     .filter((o) => o.ms > 0);
 }
 
 /** The behaviour in force at `t` (ms since the start). */
-function behaviourAt<T>(segs: { at: number; b: T }[], t: number): T {
+export function behaviourAt<T>(segs: { at: number; b: T }[], t: number): T {
   let b = (segs[0] as { b: T }).b;
   for (const s of segs) if (s.at <= t) b = s.b;
   return b;
 }
+
+const SHADOW_CHUNK_MS = 5 * 60_000;
 
 export class ScenarioPorts implements Ports {
   private readonly routes = new Map<string, RouteSpec>();
@@ -121,8 +189,10 @@ export class ScenarioPorts implements Ports {
   constructor(
     private readonly scenario: Scenario,
     private readonly champion: string,
+    /** Every measurement's noise is drawn from this seed and the measurement's own key (variant, window). */
+    private readonly seed = 1,
   ) {
-    this.series = { champion: segments(scenario.champion, HEALTHY), candidate: segments(scenario.candidate, HEALTHY) };
+    this.series = { champion: variantSeries(scenario.champion), candidate: variantSeries(scenario.candidate) };
     this.shadowSeries = segments(scenario.shadow, { divergenceRate: 0.01, psi: 0.02 });
   }
 
@@ -160,23 +230,14 @@ export class ScenarioPorts implements Ports {
     variantStats: async (model: string, version: string, w: TimeWindow): Promise<VariantStats> => {
       this.now();
       const segs = version === this.champion ? this.series.champion : this.series.candidate;
-      // Integrated segment by segment over the window, at the share the router gives the variant now.
+      // Expected over the window segment by segment, at the share the router gives the variant now; then
+      // drawn with noise keyed by the variant and the window, so call order does not change the draws.
+      // Window edges on a 10 s grid: the time-skipping server fires timers a few ms late, differently on
+      // each run, and one seed must give one run.
       const perMs = (this.scenario.requestsPerMinute * this.share(model, version)) / 60_000;
-      let requests = 0;
-      let errors = 0;
-      let outcomes = 0;
-      let successes = 0;
-      let p99 = 0;
-      for (const { b, ms } of overlaps(segs, this.since(w.from), this.since(w.to))) {
-        const n = perMs * ms;
-        requests += n;
-        errors += n * b.errorRate;
-        outcomes += n * b.outcomeRate;
-        successes += n * b.outcomeRate * b.successRate;
-        if (n > 0) p99 = Math.max(p99, b.p99Ms);
-      }
-      const r = Math.floor(requests);
-      return { requests: r, errors: Math.min(r, Math.round(errors)), outcomes: Math.floor(outcomes), successes: Math.min(Math.floor(outcomes), Math.round(successes)), latencyP99Ms: r ? p99 : null };
+      const [from, to] = [w.from, w.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
+      const b = intervalBehaviour(this.scenario, segs, from, to, perMs);
+      return sampleVariant(keyedRng(this.seed, `${version}/${from}/${to}`), b);
     },
 
   };
@@ -184,17 +245,30 @@ export class ScenarioPorts implements Ports {
   readonly shadow = {
     analyze: async (q: { model: string } & TimeWindow): Promise<ShadowReport> => {
       this.now();
-      // Mirrored requests and their divergence integrated over the window, like the variants' stats; the
-      // output distribution's PSI is not additive, so it is the one in force at the window's end.
+      // Mirrored requests and their divergence drawn chunk by chunk from the window's start, each chunk
+      // keyed by its position, so a later, longer window counts the same requests again plus new ones.
+      // The output distribution's PSI is not additive: it is the one in force at the window's end.
       const perMs = (this.scenario.requestsPerMinute * (this.routes.get(q.model)?.shadow?.sampleRate ?? 0)) / 60_000;
-      let mirrored = 0;
+      const from = this.since(q.from);
+      const to = this.since(q.to);
+      let requests = 0;
       let divergent = 0;
-      for (const { b, ms } of overlaps(this.shadowSeries, this.since(q.from), this.since(q.to))) {
-        mirrored += perMs * ms;
-        divergent += perMs * ms * b.divergenceRate;
+      for (let k = 0, start = from; start < to; k++, start += SHADOW_CHUNK_MS) {
+        const end = Math.min(to, start + SHADOW_CHUNK_MS);
+        const rng = keyedRng(this.seed, `shadow/${Math.round(from / 10_000)}/${k}`);
+        let n = poisson(rng, perMs * SHADOW_CHUNK_MS);
+        const rate = overlaps(this.shadowSeries, start, start + SHADOW_CHUNK_MS)[0]?.b.divergenceRate ?? 0;
+        let d = binomial(rng, n, rate);
+        if (end - start < SHADOW_CHUNK_MS) {
+          // The chunk in progress: the part of its requests that have arrived by the window's end.
+          const kept = binomial(rng, n, (end - start) / SHADOW_CHUNK_MS);
+          d = binomial(rng, d, n ? kept / n : 0);
+          n = kept;
+        }
+        requests += n;
+        divergent += d;
       }
-      const requests = Math.floor(mirrored);
-      return { requests, divergent: Math.min(requests, Math.round(divergent)), psi: requests ? behaviourAt(this.shadowSeries, this.since(q.to)).psi : null };
+      return { requests, divergent: Math.min(requests, divergent), psi: requests ? behaviourAt(this.shadowSeries, to).psi : null };
     },
   };
 
@@ -203,7 +277,7 @@ export class ScenarioPorts implements Ports {
     smoke: async (q: { requests: number }) => {
       this.now();
       const b = behaviourAt(this.series.candidate, 0);
-      return { requests: q.requests, errors: Math.round(q.requests * b.errorRate), latencyP99Ms: b.p99Ms };
+      return { requests: q.requests, errors: binomial(keyedRng(this.seed, 'smoke'), q.requests, b.errorRate), latencyP99Ms: b.p99Ms };
     },
   };
 
