@@ -582,9 +582,12 @@ class Release {
   private async fullRollout(step: StepOf<'fullRollout'>): Promise<void> {
     this.setPhase('promoting');
     if (this.sequential) {
-      // The previous version keeps a small holdback: the watch's concurrent reference, and warm anyway.
-      const holdback = step.holdback ?? DEFAULT_WATCH_HOLDBACK;
-      await this.route(this.servedRoute(100 - holdback, 'weighted', null), `${step.mode === 'atomic' ? 'atomic switch' : 'traffic'} → ${100 - holdback}% (${holdback}% held back on ${this.s.champion})`);
+      // The previous version keeps a small holdback as the watch's concurrent reference (it stays warm
+      // anyway); without a watch to come there is nothing to compare, and no holdback.
+      const watchFollows = this.s.plan.slice(this.s.stepIndex + 1).some((s) => s.kind === 'watch');
+      const holdback = watchFollows ? (step.holdback ?? DEFAULT_WATCH_HOLDBACK) : 0;
+      const to = step.mode === 'atomic' ? 'atomic switch' : 'traffic';
+      await this.route(this.servedRoute(100 - holdback, 'weighted', null), holdback ? `${to} → ${100 - holdback}% (${holdback}% held back on ${this.s.champion})` : `${to} → 100%`);
       this.s.compensations.push({ kind: 'restoreAlias', alias: 'champion', version: this.s.champion });
       await acts.setAlias.executeWithOptions({ summary: `champion alias → ${this.m.candidate}` }, [
         { model: this.m.model, alias: 'champion', version: this.m.candidate },
@@ -973,6 +976,10 @@ class Release {
   }
 
   private async finish(outcome: Outcome): Promise<void> {
+    if (outcome === 'promoted' && this.sequential && this.candidatePercent() < 100) {
+      // A plan that ends without retire: the watch's holdback ends with the release, the previous version kept warm.
+      await this.route(this.servedRoute(100, 'weighted', null), `holdback ends: traffic → 100% ${this.m.candidate}`);
+    }
     if (outcome === 'promoted') {
       try {
         await acts.recordOutcome.executeWithOptions({ summary: `mark ${this.m.candidate} promoted` }, [
