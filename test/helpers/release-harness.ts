@@ -7,7 +7,7 @@ import { releaseWorkflowId } from '../../src/constants';
 import type { ReleaseManifestInput } from '../../src/domain/manifest';
 import type { Phase, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../../src/workflows/release';
-import type { StubPorts } from './stub-ports';
+import type { Ports } from '../../src/activities/ports';
 import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
 
 export { registerSearchAttributes } from '../../src/simulate/run';
@@ -31,7 +31,7 @@ export class Harness {
   }
 
   /** Runs `fn` while a worker with the stub ports serves a fresh task queue. */
-  async withWorker<T>(ports: StubPorts, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  async withWorker<T>(ports: Ports, fn: (taskQueue: string) => Promise<T>): Promise<T> {
     const taskQueue = uniqueQueue('release');
     const worker = await Worker.create({
       connection: this.env.nativeConnection,
@@ -54,7 +54,7 @@ export class Harness {
   }
 
   /** Starts a release and waits for its result, skipping time. */
-  async release(ports: StubPorts, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<ReleaseResult> {
+  async release(ports: Ports, manifest: ReleaseManifestInput, options?: ReleaseWorkflowOptions): Promise<ReleaseResult> {
     return this.withWorker(ports, async (q) => (await this.start(q, manifest, options)).result());
   }
 
