@@ -48,6 +48,12 @@ const CASES: Case[] = [
     report: rollback,
   },
   {
+    name: 'candidate at the tolerances (errors +0.5 pts, business −2%)',
+    target: 'P(rollback) ≤ 5% (the budget’s worst case)',
+    scenario: (rpm) => ({ requestsPerMinute: rpm, candidate: [{ ...HEALTHY, errorRate: 0.015, successRate: 0.294 }] }),
+    report: rollback,
+  },
+  {
     name: 'error rate 1% → 3% from the start',
     target: 'median ≤ 30 min into the 5% stage',
     scenario: (rpm) => ({ requestsPerMinute: rpm, candidate: [{ ...HEALTHY, errorRate: 0.03 }] }),
