@@ -11,11 +11,19 @@ export function parseDuration(text: string): number {
   return Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]);
 }
 
-/** A duration string, parsed to milliseconds. */
+/** The longest duration a manifest or scenario may give: a year. Longer ones are typos, and would overflow dates. */
+export const MAX_DURATION_MS = 365 * UNIT_MS.d;
+
+/** A duration string, parsed to milliseconds: from 0 to 365d. */
 export const Duration = z
   .string()
+  .max(32, 'a duration such as "24h" is a short string')
   .regex(PATTERN, 'expected a duration such as "30s", "15m", "24h" or "3d"')
-  .transform(parseDuration);
+  .transform(parseDuration)
+  .refine((ms) => ms <= MAX_DURATION_MS, 'at most 365d');
+
+/** A measurement interval: at least 1s, so a typo cannot make a workflow measure in a tight loop. */
+export const Interval = Duration.refine((ms) => ms >= 1_000, 'at least 1s');
 
 export function formatDuration(ms: number): string {
   if (ms <= 0) return '0s';

@@ -3,7 +3,7 @@
 //
 // Defaults are the domain's standard release (shared/DOMAIN.md); every one can be overridden per release.
 import { z } from 'zod';
-import { Duration } from './duration';
+import { Duration, Interval } from './duration';
 
 export const Strategy = z.enum(['standard', 'high-stakes', 'blue-green', 'cohort']);
 export type Strategy = z.infer<typeof Strategy>;
@@ -35,27 +35,27 @@ const Fraction = z.number().min(0).max(1);
 // Plan steps: the plan is data, a discriminated union on `kind`. Durations are strings ("24h") in the
 // manifest and milliseconds once parsed.
 
-export const EvaluateStep = z.object({
+export const EvaluateStep = z.strictObject({
   kind: z.literal('evaluate'),
   /** Holdout dataset to score champion and challenger on. Default: the evaluator's configured dataset. */
-  dataset: z.string().min(1).optional(),
+  dataset: z.string().min(1).max(1024).optional(),
 });
 
-export const ShadowStep = z.object({
+export const ShadowStep = z.strictObject({
   kind: z.literal('shadow'),
   /** Share of production requests mirrored to the challenger. Default 1 (every request). */
   sampleRate: z.number().gt(0).max(1).default(1),
   /** Mirrored requests needed before the shadow can pass. Default 10,000. */
-  minRequests: z.number().int().positive().default(10_000),
+  minRequests: z.number().int().positive().max(1_000_000_000).default(10_000),
   /** Time needed before the shadow can pass (both minimums must hold). Default 48h. */
   minDuration: Duration.prefault('48h'),
   /** Bound on the wait for `minRequests`; past it, the insufficient-data policy applies. Default 7d. */
   maxDuration: Duration.prefault('7d'),
-  /** How often divergence is measured. Default 1h. */
-  interval: Duration.prefault('1h'),
+  /** How often divergence is measured (at least 1s). Default 1h. */
+  interval: Interval.prefault('1h'),
 });
 
-export const SetTrafficStep = z.object({
+export const SetTrafficStep = z.strictObject({
   kind: z.literal('setTraffic'),
   /** Share of traffic the candidate receives, 0 < percent < 100. */
   percent: Percent,
@@ -63,42 +63,42 @@ export const SetTrafficStep = z.object({
   mode: TrafficMode.default('weighted'),
 });
 
-export const WarmStep = z.object({
+export const WarmStep = z.strictObject({
   /** Blue/green: the candidate is put behind the router with no traffic and must answer health checks. */
   kind: z.literal('warm'),
 });
 
-export const SmokeStep = z.object({
+export const SmokeStep = z.strictObject({
   kind: z.literal('smoke'),
   /** Requests sent straight to the candidate. Default 100. */
-  requests: z.number().int().positive().default(100),
+  requests: z.number().int().positive().max(100_000).default(100),
   /** Highest error share the smoke test tolerates. Default 0.01. */
   maxErrorRate: Fraction.default(0.01),
 });
 
-export const BakeStep = z.object({
+export const BakeStep = z.strictObject({
   kind: z.literal('bake'),
   /** How long the traffic step is held while gates run. Default 24h. */
   duration: Duration.prefault('24h'),
-  /** How often gates are measured during the bake. Default 5m. */
-  interval: Duration.prefault('5m'),
+  /** How often gates are measured during the bake (at least 1s). Default 5m. */
+  interval: Interval.prefault('5m'),
   /** How long the bake may extend while gates lack data. Default 12h. */
   extension: Duration.prefault('12h'),
   /** Sliding measurement window. Default: everything since the step started. */
   window: Duration.optional(),
 });
 
-export const ApprovalStep = z.object({
+export const ApprovalStep = z.strictObject({
   kind: z.literal('approval'),
   /** Why a human must look: shown to approvers. */
-  reason: z.string().min(1).default('approval required'),
+  reason: z.string().min(1).max(500).default('approval required'),
 });
 
 /** Percent of traffic the previous version keeps during the watch, as its concurrent reference. */
 export const DEFAULT_WATCH_HOLDBACK = 10;
 const Holdback = z.number().min(1).max(20);
 
-export const FullRolloutStep = z.object({
+export const FullRolloutStep = z.strictObject({
   kind: z.literal('fullRollout'),
   /** `weighted`: route to the candidate; `atomic`: blue/green switch. Either keeps the previous warm. */
   mode: z.enum(['weighted', 'atomic']).default('weighted'),
@@ -110,19 +110,19 @@ export const FullRolloutStep = z.object({
   holdback: Holdback.optional(),
 });
 
-export const WatchStep = z.object({
+export const WatchStep = z.strictObject({
   kind: z.literal('watch'),
   /** Heightened monitoring after 100%, previous version kept deployable. Default 72h. */
   duration: Duration.prefault('72h'),
-  /** How often gates are measured. Default 5m. */
-  interval: Duration.prefault('5m'),
+  /** How often gates are measured (at least 1s). Default 5m. */
+  interval: Interval.prefault('5m'),
   /** Sliding window each measurement covers. Default 1h. */
   window: Duration.prefault('1h'),
   /** How long the watch may extend while gates lack data. Default 12h. */
   extension: Duration.prefault('12h'),
 });
 
-export const RetireStep = z.object({
+export const RetireStep = z.strictObject({
   /** After a clean watch: the previous version leaves the router and is archived in the registry. */
   kind: z.literal('retire'),
 });
@@ -146,35 +146,36 @@ export type StepOf<K extends StepKind> = Extract<PlanStep, { kind: K }>;
 // ---------------------------------------------------------------------------------------------------------
 // Gates
 
-export const GatesSchema = z.object({
+export const GatesSchema = z.strictObject({
   /** Requests per variant (and outcomes, for the business metric) before any verdict. Default 1000. */
-  minSampleSize: z.number().int().positive().default(1000),
+  minSampleSize: z.number().int().positive().max(100_000_000).default(1000),
   /** Consecutive breaching measurements that roll back. Default 1: any breach rolls back. */
   failureLimit: z.number().int().min(1).max(10).default(1),
   /**
    * The release's false-rollback budget: the probability, at most, that its gates roll back a candidate
    * no worse than the champion beyond the tolerances, over all its stages and looks. Shared out across
-   * the gated steps (by 1 / the candidate's traffic share) and evenly across each step's tests. Default 0.05.
+   * the gated steps (by the variance factor of each step's comparison, src/domain/judge.ts) and evenly
+   * across each step's tests. Default 0.05.
    */
   falseRollbackRate: z.number().gt(0).max(0.5).default(0.05),
   /** Significance level of the fixed-horizon tests of releases started before the sequential gates. Default 0.05. */
   significance: z.number().gt(0).lt(0.5).default(0.05),
   businessMetric: z
-    .object({
+    .strictObject({
       /** Name of the primary business metric (conversion, click-through, approval rate, …). */
-      name: z.string().min(1).default('conversion'),
+      name: z.string().min(1).max(128).default('conversion'),
       /** Largest relative drop of the candidate's rate against the champion's. Default 0.02 (2%). */
       maxRelativeDrop: Fraction.default(0.02),
     })
     .prefault({}),
   errorRate: z
-    .object({
+    .strictObject({
       /** Largest increase of the candidate's error rate, in percentage points. Default 0.5. */
       maxIncreasePoints: z.number().min(0).max(100).default(0.5),
     })
     .prefault({}),
   latency: z
-    .object({
+    .strictObject({
       /** p99 latency SLA in milliseconds. Default 250. */
       p99SlaMs: z.number().positive().default(250),
       /**
@@ -190,7 +191,7 @@ export const GatesSchema = z.object({
     })
     .prefault({}),
   shadow: z
-    .object({
+    .strictObject({
       /** Largest share of mirrored requests where the challenger's answer differs. Default 0.05. */
       maxDivergenceRate: Fraction.default(0.05),
       /** Largest population stability index between the two output distributions. Default 0.2. */
@@ -198,7 +199,7 @@ export const GatesSchema = z.object({
     })
     .prefault({}),
   evaluation: z
-    .object({
+    .strictObject({
       /** Primary offline metric. Default accuracy. rmse is lower-is-better. */
       metric: EvaluationMetric.default('accuracy'),
       /** Absolute quality threshold the candidate must reach. Default none. */
@@ -223,13 +224,18 @@ export const STANDARD_GATES: Gates = GatesSchema.parse({});
 // Preset timings: overrides of the durations and counts presets expand with.
 
 export const TimingsSchema = z
-  .object({
+  .strictObject({
     /** Canary traffic percentages, in order. Default by strategy: standard 5/25/50, high-stakes 1/5/25/50, cohort 10/50. */
-    canarySteps: z.array(Percent).min(1).optional(),
+    canarySteps: z
+      .array(Percent)
+      .min(1)
+      .max(20)
+      .refine((steps) => steps.every((p, i) => i === 0 || p > (steps[i - 1] as number)), 'canary steps must increase strictly, each below 100')
+      .optional(),
     /** Bake time of each canary step. Default 24h (high-stakes 48h). */
     bake: Duration.optional(),
-    /** Gate measurement interval during bakes and the watch. Default 5m. */
-    interval: Duration.optional(),
+    /** Gate measurement interval during bakes and the watch (at least 1s). Default 5m. */
+    interval: Interval.optional(),
     /** How long a bake may extend while gates lack data. Default 12h. */
     bakeExtension: Duration.optional(),
     /**
@@ -246,19 +252,18 @@ export const TimingsSchema = z
     /** Percent of traffic the previous version keeps during the watch, its concurrent reference (1–20). Default 5. */
     watchHoldback: Holdback.optional(),
     /** Requests of the blue/green smoke test. Default 100. */
-    smokeRequests: z.number().int().positive().optional(),
-  })
-  .strict();
+    smokeRequests: z.number().int().positive().max(100_000).optional(),
+  });
 
 // ---------------------------------------------------------------------------------------------------------
 // The manifest
 
 export const ApprovalsSchema = z
-  .object({
+  .strictObject({
     /** Who may approve or reject. Empty: anyone (not allowed when the blast radius is high). */
-    approvers: z.array(Actor).default([]),
+    approvers: z.array(Actor).max(100).default([]),
     /** Who may `promote` (skip the rest of a bake). Default: the approvers. */
-    promoters: z.array(Actor).optional(),
+    promoters: z.array(Actor).max(100).optional(),
     /** How long an approval waits. Default 24h. */
     timeout: Duration.prefault('24h'),
     /** What the deadline means. Default abort (roll back). */
@@ -269,29 +274,26 @@ export const ApprovalsSchema = z
     holdFor: Duration.prefault('72h'),
     /** A rollback of the same model this recent makes the final approval mandatory. Default 7d. */
     recentRollbackWindow: Duration.prefault('7d'),
-  })
-  .strict();
+  });
 
 export const PauseSchema = z
-  .object({
+  .strictObject({
     /** How long a pause may last. Default 24h. */
     timeout: Duration.prefault('24h'),
     /** What the deadline means. Default abort (roll back): nobody is looking at a paused canary. */
     onTimeout: PauseTimeoutPolicy.default('abort'),
-  })
-  .strict();
+  });
 
 export const NotificationsSchema = z
-  .object({
+  .strictObject({
     /** Slack-compatible incoming webhooks. Default none (notifications go to the log). */
-    webhooks: z.array(z.url()).default([]),
-  })
-  .strict();
+    webhooks: z.array(z.url().max(2048)).max(20).default([]),
+  });
 
 export const API_VERSION = 'model-rollout/v1';
 
 export const ReleaseManifestSchema = z
-  .object({
+  .strictObject({
     apiVersion: z.literal(API_VERSION),
     kind: z.literal('Release'),
     /** Registered model name, as the registry and the router know it. */
@@ -305,7 +307,7 @@ export const ReleaseManifestSchema = z
     /** Preset the plan expands from, unless `plan` is given. Default standard. */
     strategy: Strategy.default('standard'),
     /** An explicit plan, replacing the preset's. */
-    plan: z.array(PlanStep).min(1).optional(),
+    plan: z.array(PlanStep).min(1).max(100).optional(),
     timings: TimingsSchema.prefault({}),
     gates: GatesSchema.prefault({}),
     approvals: ApprovalsSchema.prefault({}),
@@ -314,7 +316,6 @@ export const ReleaseManifestSchema = z
     /** Free text shown in the Temporal UI. */
     description: z.string().max(2000).optional(),
   })
-  .strict()
   .superRefine((m, ctx) => {
     if (m.champion !== undefined && m.champion === m.candidate) {
       ctx.addIssue({ code: 'custom', path: ['candidate'], message: 'candidate must differ from champion' });

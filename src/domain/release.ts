@@ -64,12 +64,25 @@ export const Action = z.enum(['approve', 'reject', 'abort', 'pause', 'resume', '
 export type Action = z.infer<typeof Action>;
 
 /** Payload of every human action, signal or update: who, and why. */
-export const ActionPayload = z.object({
+export const ActionPayload = z.strictObject({
   by: z.string().trim().min(1, 'who is acting: "by" must name a person or system').max(128),
   reason: z.string().max(2000).default(''),
 });
 export type ActionPayload = z.infer<typeof ActionPayload>;
 export type ActionPayloadInput = z.input<typeof ActionPayload>;
+
+/**
+ * The workflow's input, checked at its first line before anything else (the `temporal` CLI can send any
+ * JSON, `null` included): a bad input fails the release at once, naming the field, and starts nothing.
+ */
+export const ReleaseWorkflowInputSchema = z.strictObject({
+  /** The release manifest as written; validated by its own schema next. */
+  manifest: z.unknown().refine((m) => m !== undefined && m !== null, 'a release manifest is required'),
+  requestedBy: z.string().trim().min(1).max(128).optional(),
+  options: z.strictObject({ historyEventLimit: z.number().int().min(100).max(50_000).optional() }).optional(),
+  /** Set by continue-as-new only. */
+  carried: z.record(z.string(), z.unknown()).optional(),
+});
 
 export interface ActionAck {
   accepted: true;
@@ -180,6 +193,8 @@ export interface ReleaseStatus {
   updatedAt: string;
   rollback: RollbackRecord | null;
   timeline: TimelineEntry[];
+  /** Entries the timeline's bounds removed (src/domain/timeline.ts); the event history keeps them. */
+  timelineTrimmed?: number;
   /** Runs of the workflow so far (continue-as-new keeps history bounded). */
   run: number;
 }
