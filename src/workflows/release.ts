@@ -16,6 +16,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
+  setDefaultSignalHandler,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -49,9 +50,11 @@ import {
 } from '../domain/judge';
 import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
+import { appendEntry, appendMeasurement, compact } from '../domain/timeline';
 import {
   Action,
   ActionPayload,
+  ReleaseWorkflowInputSchema,
   outcomeOf,
   type ActionAck,
   type ActionPayloadInput,
@@ -159,6 +162,7 @@ interface CarriedState {
    */
   judge?: 'sequential';
   budget?: (TestBudget | null)[];
+  timelineTrimmed?: number;
 }
 
 /** A decision to roll back, carried up the stack to the one place that runs compensations. */
@@ -177,6 +181,8 @@ class RollbackRequested extends Error {
 // Activities
 
 const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
+/** The largest state handed to continue-as-new; the timeline is compacted below it (the server refuses 2 MB). */
+const CARRIED_STATE_LIMIT_BYTES = 512 * 1024;
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -189,7 +195,9 @@ const routeActs = proxyActivities<Activities>({
 });
 const evalActs = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '5 minutes',
+  // The activity heartbeats every second; the SDK sends one every ~80% of this. A worker that dies
+  // mid-evaluation is noticed, and the evaluation retried on another, within seconds.
+  heartbeatTimeout: '15 seconds',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
 });
 /**
@@ -213,6 +221,16 @@ const notifyActs = proxyActivities<Activities>({
 // ---------------------------------------------------------------------------------------------------------
 
 export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<ReleaseResult> {
+  const checked = ReleaseWorkflowInputSchema.safeParse(input);
+  if (!checked.success) {
+    const issues = checked.error.issues.map((i) => ({ path: i.path.length ? `input.${i.path.join('.')}` : 'input', message: i.message }));
+    throw ApplicationFailure.create({
+      type: 'InvalidManifest',
+      message: `invalid workflow input:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
+      nonRetryable: true,
+      details: [issues],
+    });
+  }
   let manifest: ReleaseManifest;
   try {
     manifest = parseManifest(input.manifest);
@@ -268,26 +286,48 @@ class Release {
 
   registerHandlers(): void {
     setHandler(statusQuery, () => this.status());
+    // A misspelt action (`approv`) is recorded, not silently buffered forever.
+    setDefaultSignalHandler((name) => {
+      this.note({ type: 'action-ignored', message: `unknown signal "${String(name).slice(0, 64)}" ignored (actions: ${Action.options.join(', ')})` });
+    });
     for (const action of Action.options) {
       setHandler(actionSignals[action], (raw) => {
-        const parsed = ActionPayload.safeParse(raw);
-        if (!parsed.success) {
-          this.note({ type: 'action-ignored', message: `${action} ignored: ${parsed.error.issues[0]?.message}` });
-          return;
+        // A signal handler that throws fails the workflow task in a loop: nothing here may throw.
+        try {
+          const parsed = ActionPayload.safeParse(raw);
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            this.note({ type: 'action-ignored', message: `${action} ignored: ${issue?.path.join('.') || 'payload'}: ${issue?.message}` });
+            return;
+          }
+          const refusal = this.refusal(action, parsed.data);
+          if (refusal !== undefined) {
+            this.note({ type: 'action-ignored', message: `${action} ignored: ${refusal}`, by: parsed.data.by, reason: parsed.data.reason });
+            return;
+          }
+          this.apply(action, parsed.data);
+        } catch (err) {
+          log.error('action signal failed', { action, error: causeOf(err) });
+          this.note({ type: 'action-ignored', message: `${action} ignored: ${causeOf(err)}` });
         }
-        const refusal = this.refusal(action, parsed.data);
-        if (refusal !== undefined) {
-          this.note({ type: 'action-ignored', message: `${action} ignored: ${refusal}`, by: parsed.data.by, reason: parsed.data.reason });
-          return;
-        }
-        this.apply(action, parsed.data);
       });
-      setHandler(actionUpdates[action], (raw) => this.apply(action, parseAction(raw)), {
-        validator: (raw) => {
-          const refusal = this.refusal(action, parseAction(raw));
-          if (refusal !== undefined) throw new Error(refusal);
+      setHandler(
+        actionUpdates[action],
+        (raw) => {
+          try {
+            return this.apply(action, parseAction(raw));
+          } catch (err) {
+            // An update handler's plain error would fail the workflow task; this fails only the update.
+            throw ApplicationFailure.nonRetryable(causeOf(err), 'InvalidAction');
+          }
         },
-      });
+        {
+          validator: (raw) => {
+            const refusal = this.refusal(action, parseAction(raw));
+            if (refusal !== undefined) throw new Error(refusal);
+          },
+        },
+      );
     }
   }
 
@@ -686,7 +726,11 @@ class Release {
       const wake = finalDue(now) ? now : Math.min(nextMeasure, untilMin, untilMax, this.pauseDeadline());
       this.s.nextTransitionAt = wake;
       this.publish();
-      await this.wait(wake, `${spec.label}: next measurement`, () => (spec.promotable && this.s.promote !== null) || (this.s.paused === null) !== running);
+      await this.wait(
+        wake,
+        `${spec.label}: next measurement`,
+        () => (spec.promotable && this.s.promote !== null) || (this.s.paused === null) !== running || (this.sequential && this.historyFull()),
+      );
       await this.checkPauseDeadline();
       const at = Date.now();
       if (at >= nextMeasure || finalDue(at)) {
@@ -761,7 +805,10 @@ class Release {
       const wake = p.reminderSent ? deadline : Math.min(reminderAt, deadline);
       this.s.nextTransitionAt = wake;
       this.publish();
-      await this.wait(wake, 'approval deadline', () => this.s.decision !== null);
+      // Releases since the sequential gates continue-as-new here too, so a flood of messages while a
+      // release waits for a human cannot grow its history to the server's limit.
+      await this.wait(wake, 'approval deadline', () => this.s.decision !== null || (this.sequential && this.historyFull()));
+      if (this.sequential) await this.maybeContinueAsNew();
     }
   }
 
@@ -769,7 +816,8 @@ class Release {
     while (this.s.paused) {
       this.s.nextTransitionAt = this.pauseDeadline();
       this.publish();
-      await this.wait(this.pauseDeadline(), 'paused: deadline', () => this.s.paused === null);
+      await this.wait(this.pauseDeadline(), 'paused: deadline', () => this.s.paused === null || (this.sequential && this.historyFull()));
+      if (this.sequential) await this.maybeContinueAsNew();
       await this.checkPauseDeadline();
     }
   }
@@ -1000,13 +1048,19 @@ class Release {
 
   // ------------------------------------------------------------------------------------------ state out
 
-  private async maybeContinueAsNew(): Promise<void> {
+  private historyFull(): boolean {
     const info = workflowInfo();
-    const limit = this.input.options?.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
-    if (!info.continueAsNewSuggested && info.historyLength < limit) return;
+    return info.continueAsNewSuggested || info.historyLength >= (this.input.options?.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT);
+  }
+
+  private async maybeContinueAsNew(): Promise<void> {
+    if (!this.historyFull()) return;
     await condition(allHandlersFinished);
-    this.note({ type: 'continued-as-new', message: `run ${this.s.run} → ${this.s.run + 1} after ${info.historyLength} events` });
+    const events = workflowInfo().historyLength;
+    this.note({ type: 'continued-as-new', message: `run ${this.s.run} → ${this.s.run + 1} after ${events} events` });
     this.s.run += 1;
+    // The carried state must stay far below the server's payload limit (2 MB by default).
+    this.trimmed(compact(this.s.timeline, () => JSON.stringify(this.s).length, CARRIED_STATE_LIMIT_BYTES));
     await continueAsNew<typeof releaseWorkflow>({ ...this.input, carried: this.s });
   }
 
@@ -1020,30 +1074,17 @@ class Release {
     const at = iso(Date.now());
     for (const r of results) this.s.gates[r.gate] = { ...r, at };
     const outcome = verdict(results);
-    const last = this.s.timeline[this.s.timeline.length - 1];
     const message = `${outcome}: ${results.map((r) => r.summary).join('; ')}`;
-    // Unchanged verdicts merge into one entry, so a 72-hour watch keeps a bounded timeline.
-    if (last && last.type === 'measurement' && last.step === this.s.stepIndex && outcome !== 'fail' && last.message.startsWith(`${outcome}:`)) {
-      last.count = (last.count ?? 1) + 1;
-      last.lastAt = at;
-      last.message = message;
-      last.data = results;
-    } else {
-      this.note({ type: 'measurement', step: this.s.stepIndex, message, data: results });
-    }
+    this.trimmed(appendMeasurement(this.s.timeline, { at, step: this.s.stepIndex, outcome, message, data: results }));
     this.publish();
   }
 
   private note(e: Omit<TimelineEntry, 'at'>): void {
-    const entry: TimelineEntry = { at: iso(Date.now()), ...e };
-    const last = this.s.timeline[this.s.timeline.length - 1];
-    if (last && e.type === 'compensation-retry' && last.type === 'compensation-retry') {
-      last.count = (last.count ?? 1) + 1;
-      last.lastAt = entry.at;
-      last.message = e.message;
-      return;
-    }
-    this.s.timeline.push(entry);
+    this.trimmed(appendEntry(this.s.timeline, { at: iso(Date.now()), ...e }));
+  }
+
+  private trimmed(n: number): void {
+    if (n) this.s.timelineTrimmed = (this.s.timelineTrimmed ?? 0) + n;
   }
 
   private candidatePercent(): number {
@@ -1078,6 +1119,7 @@ class Release {
       updatedAt: iso(Date.now()),
       rollback: s.rollback,
       timeline: s.timeline,
+      ...(s.timelineTrimmed ? { timelineTrimmed: s.timelineTrimmed } : {}),
       run: s.run,
     };
   }
@@ -1177,8 +1219,10 @@ function causeOf(err: unknown): string {
   return e?.message ?? String(err);
 }
 
+/** An ISO time; clamped to the range Date can print, so no clock value or duration can make it throw. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const safe = Number.isFinite(ms) ? Math.max(-8.64e15, Math.min(8.64e15, ms)) : ms > 0 ? 8.64e15 : -8.64e15;
+  return new Date(safe).toISOString();
 }
 
 function renderDetails(st: ReleaseStatus): string {

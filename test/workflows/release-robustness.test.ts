@@ -1,0 +1,74 @@
+// No input, typo or flood may strand a release: each defect the drills found, replayed here, ends in a
+// clear outcome or a bounded state from which the release still reaches its rollback.
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { releaseWorkflowId } from '../../src/constants';
+import { TIMELINE_LIMITS } from '../../src/domain/timeline';
+import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
+import { aManifest } from '../helpers/builders';
+import { Harness } from '../helpers/release-harness';
+import { StubPorts } from '../helpers/stub-ports';
+import { uniqueModel } from '../helpers/temporal';
+
+let h: Harness;
+beforeAll(async () => void (h = await Harness.create()), 120_000);
+afterAll(() => h?.teardown());
+
+it.each([
+  ['null', null],
+  ['no manifest', { requestedBy: 'ci' }],
+  ['a manifest of null', { manifest: null }],
+  ['an unknown field', { manifest: aManifest(), typo: 1 }],
+])('given %s as the workflow input, then the release fails at once naming the field, and starts nothing', async (_what, input) => {
+  const ports = new StubPorts();
+  await h.withWorker(ports, async (q) => {
+    const handle = await h.env.client.workflow.start(releaseWorkflow, { taskQueue: q, workflowId: releaseWorkflowId(uniqueModel('input')), args: [input as never] });
+    const err = await handle.result().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('InvalidManifest');
+    expect(cause.message).toMatch(/^invalid (workflow input|release manifest):\n {2}(input|\S)/);
+  });
+  expect(ports.routeLog).toEqual([]);
+});
+
+it('given a flood of refused actions with long reasons while it waits for approval, then its state stays bounded, it continues-as-new, and abort still rolls back', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] });
+  await h.withWorker(ports, async (q) => {
+    const handle = await h.start(q, m, { historyEventLimit: 400 });
+    await h.until(handle, 'awaiting-approval');
+    const reason = 'r'.repeat(2000);
+    for (let i = 0; i < 1200; i += 40) {
+      // Refused: nothing is paused; and an unknown signal name on the way.
+      await Promise.all(Array.from({ length: 40 }, (_, k) => handle.signal(actionSignals.resume, { by: `flooder-${(i + k) % 3}`, reason })));
+    }
+    await handle.signal('approv', { by: 'typo', reason: 'misspelt' });
+    const s = await handle.query(statusQuery);
+    expect(s.phase).toBe('awaiting-approval');
+    expect(s.run).toBeGreaterThan(1);
+    expect(s.timeline.length).toBeLessThanOrEqual(TIMELINE_LIMITS.entries);
+    expect(s.timeline.filter((e) => e.type === 'action-ignored').length).toBeLessThanOrEqual(TIMELINE_LIMITS.ignored);
+    expect(s.timeline.some((e) => /unknown signal "approv"/.test(e.message))).toBe(true);
+    expect(JSON.stringify(s).length).toBeLessThan(200_000);
+    const ack = await handle.executeUpdate(actionUpdates.abort, { args: [{ by: 'dave', reason: 'enough' }] });
+    expect(ack.accepted).toBe(true);
+    const result = await handle.result();
+    expect(result.outcome).toBe('aborted');
+    expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v1', weight: 100 }]);
+  });
+}, 120_000);
+
+it('given an update whose payload has an unknown field, then the update is refused and the release goes on', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] });
+  await h.withWorker(ports, async (q) => {
+    const handle = await h.start(q, m);
+    await h.until(handle, 'awaiting-approval');
+    const refused = await handle.executeUpdate(actionUpdates.approve, { args: [{ by: 'alice', reason: 'ok', urgent: true } as never] }).then(() => null, (e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/urgent/);
+    await handle.executeUpdate(actionUpdates.approve, { args: [{ by: 'alice', reason: 'ok' }] });
+    expect((await handle.result()).outcome).toBe('promoted');
+  });
+});
