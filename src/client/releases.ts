@@ -1,4 +1,5 @@
 // Starting releases from outside (CLI, CI, tests): parse first, then start at most one release per model.
+import { randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { SearchAttributes, TASK_QUEUE, releaseWorkflowId } from '../constants';
 import { parseManifest } from '../domain/manifest';
@@ -46,6 +47,9 @@ export async function startRelease(
   if (inFlight) return sameOrConflict(client, m.model, m.candidate, inFlight, workflowId);
 
   const planPreview = expandPlan(m, { lastRollbackAt: null, now: Date.now() }).map((s, i) => `${i + 1}. ${describeStep(s)}`);
+  // Which call created the release: with USE_EXISTING, every concurrent start gets the same run, and
+  // only the winner's memo carries its own token.
+  const startToken = randomUUID();
   try {
     const handle = await client.workflow.start(releaseWorkflow, {
       taskQueue: opts.taskQueue ?? TASK_QUEUE,
@@ -53,6 +57,7 @@ export async function startRelease(
       args: [{ manifest: raw, requestedBy: opts.requestedBy, options: opts.options }],
       // A concurrent start of the same model joins the one that won; the version check below decides.
       workflowIdConflictPolicy: 'USE_EXISTING',
+      memo: { startToken },
       typedSearchAttributes: [
         { key: SearchAttributes.model, value: m.model },
         { key: SearchAttributes.candidateVersion, value: m.candidate },
@@ -64,9 +69,10 @@ export async function startRelease(
       staticSummary: `Release ${m.model} ${m.candidate}${m.champion ? ` (champion ${m.champion})` : ''}, ${m.plan ? 'custom plan' : m.strategy}, blast radius ${m.blastRadius}, by ${opts.requestedBy}`,
       staticDetails: [m.description ?? '', '**Plan** (approvals may be added at start):', '', ...planPreview].join('\n'),
     });
-    const version = await runningVersion(client, workflowId);
+    const desc = await handle.describe();
+    const version = desc.typedSearchAttributes.get(SearchAttributes.candidateVersion);
     if (version && version !== m.candidate) throw new ReleaseConflictError(m.model, version, m.candidate, workflowId);
-    return { workflowId, runId: handle.firstExecutionRunId, existing: false, handle };
+    return { workflowId, runId: handle.firstExecutionRunId, existing: desc.memo?.startToken !== startToken, handle };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       const version = await runningVersion(client, workflowId);

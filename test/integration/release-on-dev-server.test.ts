@@ -2,7 +2,7 @@
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { startRelease } from '../../src/client/releases';
-import { statusQuery } from '../../src/workflows/release';
+import { actionSignals, actionUpdates, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
 import { uniqueQueue, useDevServer } from '../helpers/temporal';
@@ -75,3 +75,35 @@ it('given a worker that stops mid-bake, when a new worker takes over, then the r
   expect(result.status.timeline.filter((e) => e.type === 'step-started').map((e) => e.step)).toEqual([0, 1, 2, 3, 4]);
   expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
 });
+
+it('given ten identical CI starts at once, then there is one release, and only the call that created it says existing: false', async () => {
+  const taskQueue = uniqueQueue('race');
+  const m = fastRelease();
+  const starts = await Promise.all(Array.from({ length: 10 }, () => startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue })));
+  expect(new Set(starts.map((s) => s.runId)).size).toBe(1);
+  expect(starts.filter((s) => !s.existing)).toHaveLength(1);
+  await starts[0]?.handle.terminate('test over');
+});
+
+it('given 2,000 refused actions with 2,000-character reasons flooding a release that waits for approval, then its state stays bounded, it continues-as-new, and abort still rolls it back', async () => {
+  const taskQueue = uniqueQueue('flood');
+  const ports = busy();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] });
+  const worker = await newWorker(taskQueue, ports);
+  await worker.runUntil(async () => {
+    const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue, options: { historyEventLimit: 1_000 } });
+    for (let i = 0; i < 50 && (await handle.query(statusQuery)).phase !== 'awaiting-approval'; i++) await new Promise((r) => setTimeout(r, 200));
+    const reason = 'r'.repeat(2000);
+    for (let i = 0; i < 2000; i += 50) {
+      await Promise.all(Array.from({ length: 50 }, (_, k) => handle.signal(actionSignals.approve, { by: `mallory-${(i + k) % 7}`, reason })));
+    }
+    const s = await handle.query(statusQuery);
+    expect(s.phase).toBe('awaiting-approval');
+    expect(s.run).toBeGreaterThan(1);
+    expect(s.timeline.filter((e) => e.type === 'action-ignored').length).toBeLessThanOrEqual(30);
+    expect(JSON.stringify(s).length).toBeLessThan(200_000);
+    await handle.executeUpdate(actionUpdates.abort, { args: [{ by: 'dave', reason: 'flood over' }] });
+    expect((await handle.result()).outcome).toBe('aborted');
+  });
+  expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v1', weight: 100 }]);
+}, 120_000);
