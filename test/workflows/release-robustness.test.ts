@@ -1,6 +1,7 @@
 // No input, typo or flood may strand a release: each defect the drills found, replayed here, ends in a
 // clear outcome or a bounded state from which the release still reaches its rollback.
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import fc from 'fast-check';
 import { ApplicationFailure } from '@temporalio/common';
 import { releaseWorkflowId } from '../../src/constants';
 import { TIMELINE_LIMITS } from '../../src/domain/timeline';
@@ -71,4 +72,37 @@ it('given an update whose payload has an unknown field, then the update is refus
     await handle.executeUpdate(actionUpdates.approve, { args: [{ by: 'alice', reason: 'ok' }] });
     expect((await handle.result()).outcome).toBe('promoted');
   });
+});
+
+describe('accepted manifests, generated', () => {
+  // fast-check draws plausible edits of a short release; every manifest the schema accepts must end in
+  // one of the five outcomes under time skipping, with nobody answering its approvals.
+  const edits = fc.record(
+    {
+      strategy: fc.constantFrom('standard', 'high-stakes', 'blue-green', 'cohort'),
+      blastRadius: fc.constantFrom('low', 'medium', 'high'),
+      canarySteps: fc.uniqueArray(fc.integer({ min: 1, max: 99 }), { minLength: 1, maxLength: 4 }).map((a) => a.sort((x, y) => x - y)),
+      minSampleSize: fc.integer({ min: 1, max: 5_000 }),
+      falseRollbackRate: fc.constantFrom(0.01, 0.05, 0.2),
+      onTimeout: fc.constantFrom('abort', 'hold'),
+      onInsufficientData: fc.constantFrom('hold', 'abort'),
+      watchHoldback: fc.integer({ min: 1, max: 20 }),
+    },
+    { requiredKeys: [] },
+  );
+  const samples = fc.sample(edits, { numRuns: 10, seed: 11 });
+
+  it.each(samples.map((e, i) => [i, e] as const))('manifest %i runs to an outcome', async (_i, e) => {
+    const base = aManifest();
+    const raw = {
+      ...base,
+      ...(e.strategy ? { strategy: e.strategy } : {}),
+      ...(e.blastRadius ? { blastRadius: e.blastRadius } : {}),
+      timings: { ...base.timings, ...(e.canarySteps ? { canarySteps: e.canarySteps } : {}), ...(e.watchHoldback ? { watchHoldback: e.watchHoldback } : {}) },
+      gates: { ...base.gates, ...(e.minSampleSize ? { minSampleSize: e.minSampleSize } : {}), ...(e.falseRollbackRate ? { falseRollbackRate: e.falseRollbackRate } : {}), ...(e.onInsufficientData ? { onInsufficientData: e.onInsufficientData } : {}) },
+      approvals: { ...base.approvals, ...(e.onTimeout ? { onTimeout: e.onTimeout } : {}) },
+    };
+    const result = await h.release(new StubPorts(), raw as typeof base);
+    expect(['promoted', 'rolled-back', 'rejected', 'aborted', 'failed']).toContain(result.outcome);
+  }, 60_000);
 });
