@@ -367,17 +367,22 @@ export function shadowGates(r: ShadowReport, g: Gates): GateResult[] {
           evidence: { requests: r.requests, divergent: r.divergent },
         }
       : insufficient({ gate: 'shadow-divergence', threshold: g.shadow.maxDivergenceRate }, r.requests, null, g.minSampleSize, 'mirrored requests'),
-    enough && r.psi !== null
-      ? {
-          gate: 'shadow-distribution',
-          outcome: r.psi > g.shadow.maxPsi ? 'fail' : 'pass',
-          observed: round(r.psi),
-          threshold: g.shadow.maxPsi,
-          summary: `output distribution PSI ${round(r.psi)} (allowed ${g.shadow.maxPsi})`,
-          evidence: { psi: r.psi, requests: r.requests },
-        }
-      : insufficient({ gate: 'shadow-distribution', threshold: g.shadow.maxPsi }, r.requests, null, g.minSampleSize, 'mirrored requests'),
+    psiGate(r, g),
   ];
+}
+
+/** The output distribution's PSI over the shadow's window against its threshold (a distance, no sampling model). */
+export function psiGate(r: ShadowReport, g: Gates): GateResult {
+  return r.requests >= g.minSampleSize && r.psi !== null
+    ? {
+        gate: 'shadow-distribution',
+        outcome: r.psi > g.shadow.maxPsi ? 'fail' : 'pass',
+        observed: round(r.psi),
+        threshold: g.shadow.maxPsi,
+        summary: `output distribution PSI ${round(r.psi)} (allowed ${g.shadow.maxPsi})`,
+        evidence: { psi: r.psi, requests: r.requests },
+      }
+    : insufficient({ gate: 'shadow-distribution', threshold: g.shadow.maxPsi }, r.requests, null, g.minSampleSize, 'mirrored requests');
 }
 
 export function smokeGate(r: SmokeReport, maxErrorRate: number, g: Gates): GateResult {

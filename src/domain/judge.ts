@@ -2,7 +2,7 @@
 // (src/domain/sequential.ts) fed one measurement interval at a time, with the champion measured over the
 // same interval as the reference. The release's false-rollback budget is shared out across its gated
 // steps and their tests (`allocateBudget`). Pure: the workflow and the Monte Carlo simulator run this code.
-import type { GateName, GateOutcome, GateResult, ShadowReport, VariantStats } from './gates';
+import { psiGate, type GateName, type GateOutcome, type GateResult, type ShadowReport, type VariantStats } from './gates';
 import { DEFAULT_WATCH_HOLDBACK, type Gates, type PlanStep } from './manifest';
 import {
   NO_EVIDENCE,
@@ -432,23 +432,7 @@ export function judgeShadow(prev: ShadowJudgeState, r: ShadowReport, g: Gates, b
         minDetectableDivergence: ex === null ? null : round(max + ex, 6),
       },
     }),
-    enough && r.psi !== null
-      ? {
-          gate: 'shadow-distribution',
-          outcome: r.psi > g.shadow.maxPsi ? 'fail' : 'pass',
-          observed: round(r.psi),
-          threshold: g.shadow.maxPsi,
-          summary: `output distribution PSI ${round(r.psi)} (allowed ${g.shadow.maxPsi})`,
-          evidence: { psi: r.psi, requests: r.requests },
-        }
-      : {
-          gate: 'shadow-distribution',
-          outcome: 'insufficient-data',
-          observed: null,
-          threshold: g.shadow.maxPsi,
-          summary: `insufficient data: ${r.requests} mirrored requests, need ${g.minSampleSize}`,
-          evidence: { requests: r.requests, minSampleSize: g.minSampleSize },
-        },
+    psiGate(r, g),
   ];
   return { state, results };
 }

@@ -22,6 +22,7 @@ import {
 import {
   REFERENCE_WARMUP_MS,
   allocateBudget,
+  histogramQuantile,
   judgeCanary,
   judgeShadow,
   newCanaryJudgeState,
@@ -56,10 +57,6 @@ function stageLabel(step: PlanStep, percent: number): string {
   return step.kind;
 }
 
-interface Totals {
-  cum: VariantStats;
-}
-
 function addStats(a: VariantStats, b: VariantStats): VariantStats {
   const h = new Map<number, number>();
   for (const [bound, n] of [...(a.latencyHistogram ?? []), ...(b.latencyHistogram ?? [])]) h.set(bound, (h.get(bound) ?? 0) + n);
@@ -69,20 +66,9 @@ function addStats(a: VariantStats, b: VariantStats): VariantStats {
     errors: a.errors + b.errors,
     outcomes: a.outcomes + b.outcomes,
     successes: a.successes + b.successes,
-    latencyP99Ms: p99(latencyHistogram),
+    latencyP99Ms: histogramQuantile(latencyHistogram, 0.99),
     latencyHistogram,
   };
-}
-
-function p99(h: [number, number][]): number | null {
-  const total = h.reduce((s, [, c]) => s + c, 0);
-  if (!total) return null;
-  let seen = 0;
-  for (const [b, c] of h) {
-    seen += c;
-    if (seen >= 0.99 * total) return b;
-  }
-  return null;
 }
 
 const EMPTY: VariantStats = { requests: 0, errors: 0, outcomes: 0, successes: 0, latencyP99Ms: null, latencyHistogram: [] };
@@ -155,8 +141,9 @@ export function runOnce(m: ReleaseManifest, sc: Scenario, rng: Rng, policy: Poli
         let canary: CanaryJudgeState =
           step.kind === 'shadow' ? newCanaryJudgeState() : seedReference(newCanaryJudgeState(), measure('champion', 1 - previousShare, t - REFERENCE_WARMUP_MS, t));
         let shadow: ShadowJudgeState = newShadowJudgeState();
-        let cum: Totals = { cum: EMPTY };
-        let cumRef: Totals = { cum: EMPTY };
+        // Fixed-horizon bakes test everything since the bake began; its watch, the last window.
+        let cum = EMPTY;
+        let cumRef = EMPTY;
         const recent: VariantStats[] = [];
         let mirrored = 0;
         let divergent = 0;
@@ -184,10 +171,10 @@ export function runOnce(m: ReleaseManifest, sc: Scenario, rng: Rng, policy: Poli
               canary = judged.state;
               results = judged.results;
             } else if (step.kind === 'bake') {
-              cum = { cum: addStats(cum.cum, cand) };
-              cumRef = { cum: addStats(cumRef.cum, champ) };
-              baseline = cumRef.cum;
-              results = canaryGates(cum.cum, cumRef.cum, m.gates);
+              cum = addStats(cum, cand);
+              cumRef = addStats(cumRef, champ);
+              baseline = cumRef;
+              results = canaryGates(cum, cumRef, m.gates);
             } else {
               recent.push(cand);
               const windowLooks = Math.max(1, Math.round(step.window / interval));

@@ -2,6 +2,7 @@
 // log-normal into the gateway's buckets. One set of draws serves the single-run simulation (through the
 // real workflow) and the Monte Carlo runs, so both see the same noise model.
 import type { VariantStats } from '../domain/gates';
+import { histogramQuantile } from '../domain/judge';
 import { seeded } from '../shared/random';
 
 export type Rng = () => number;
@@ -149,16 +150,5 @@ export function sampleVariant(rng: Rng, b: IntervalBehaviour): VariantStats {
   const outcomes = binomial(rng, requests, b.outcomeRate);
   const successes = binomial(rng, outcomes, b.successRate);
   const latencyHistogram = sampleLatency(rng, requests, b.p50Ms, b.p99Ms);
-  return { requests, errors, outcomes, successes, latencyP99Ms: quantile(latencyHistogram, 0.99), latencyHistogram };
-}
-
-function quantile(h: [number, number][], q: number): number | null {
-  const total = h.reduce((s, [, c]) => s + c, 0);
-  if (!total) return null;
-  let seen = 0;
-  for (const [b, c] of h) {
-    seen += c;
-    if (seen >= q * total) return b;
-  }
-  return (h.at(-1) as [number, number])[0];
+  return { requests, errors, outcomes, successes, latencyP99Ms: histogramQuantile(latencyHistogram, 0.99), latencyHistogram };
 }
