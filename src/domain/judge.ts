@@ -90,8 +90,8 @@ export interface CanaryJudgeState {
    * and the latency threshold read it; every comparison is with the champion over the same interval.
    */
   pool: { requests: number; errors: number; histogram: Histogram };
-  /** Requests slower than each interval's latency threshold, for the evidence. */
-  slow: { candidate: number; reference: number };
+  /** Requests with a latency measured, and those slower than each interval's threshold. */
+  slow: { candidate: number; reference: number; candidateRequests: number; referenceRequests: number };
 }
 
 export function newCanaryJudgeState(): CanaryJudgeState {
@@ -103,7 +103,7 @@ export function newCanaryJudgeState(): CanaryJudgeState {
     candidate: totals(),
     reference: totals(),
     pool: { requests: 0, errors: 0, histogram: [] },
-    slow: { candidate: 0, reference: 0 },
+    slow: { candidate: 0, reference: 0, candidateRequests: 0, referenceRequests: 0 },
   };
 }
 
@@ -200,10 +200,11 @@ export function judgeCanary(
   const alphaRef = budget.alpha * REFERENCE_SHARE;
   const alphaTest = budget.alpha - alphaRef;
 
-  // Business metric: successes conditioned on their total in the interval, so a rate both variants share
-  // (a daily cycle) cancels exactly. Under H0 (candidate's rate >= (1 - tol) x the champion's) the
-  // champion's share of the successes is at most p0B; the test is of that share (exact: given the
-  // outcomes, the conditional count is less dispersed than the binomial, Hoeffding 1963).
+  // Business metric: the champion's share of the interval's successes against p0B, the share it would
+  // have if the candidate's rate were exactly (1 - tol) x the champion's; a rate both variants share (a
+  // daily cycle) cancels. Valid with the outcomes fixed and whatever the rates in each interval: with
+  // d = p1 - p0B > 0, m = n_c (1 - tol), N = n_r + m, the likelihood ratio's expectation is
+  // (1 + r_r d N / n_r)^n_r (1 - r_c d N / m)^n_c <= exp(d N (r_r - r_c / (1 - tol))) <= 1 under H0.
   const tolB = g.businessMetric.maxRelativeDrop;
   const okOutcomes = cand.outcomes > 0 && ref.outcomes > 0;
   const p0B = okOutcomes ? ref.outcomes / (ref.outcomes + cand.outcomes * (1 - tolB)) : 1;
@@ -220,7 +221,10 @@ export function judgeCanary(
   // same interval plus one request in a hundred. T is the SLA, or the allowed regression over the
   // champion's pooled p99 if lower. "Share over T within 1 point" is "p99 within T"; a spike
   // both variants share raises both shares and is not the candidate's regression.
-  const refP99 = histogramQuantile(s.pool.histogram, 0.99);
+  // T comes from the champion's latency before this interval (the hour before the step, and the looks
+  // so far), so the interval it is tested on does not choose it; only a step with no history at all
+  // falls back to this interval's.
+  const refP99 = histogramQuantile(prev.pool.histogram.length ? prev.pool.histogram : s.pool.histogram, 0.99);
   const floorMs = g.latency.minP99IncreaseMs ?? 0.1 * g.latency.p99SlaMs;
   const regressionMs = refP99 === null ? Infinity : Math.max(refP99 * (1 + g.latency.maxP99Increase), refP99 + floorMs);
   const threshold = snapToBucket(s.pool.histogram, Math.min(g.latency.p99SlaMs, regressionMs));
@@ -233,7 +237,12 @@ export function judgeCanary(
     cand.latencyHistogram ? differenceIncrement({ nc: candSlow.n, xc: candSlow.x, nr: refSlowNow.n, xr: refSlowNow.x, tol: LATENCY_TAIL, refRate: refSlowBound }) : NO_EVIDENCE,
     looks,
   );
-  s.slow = { candidate: s.slow.candidate + candSlow.x, reference: s.slow.reference + refSlowNow.x };
+  s.slow = {
+    candidate: s.slow.candidate + candSlow.x,
+    reference: s.slow.reference + refSlowNow.x,
+    candidateRequests: s.slow.candidateRequests + candSlow.n,
+    referenceRequests: s.slow.referenceRequests + refSlowNow.n,
+  };
 
   const min = g.minSampleSize;
   const c = s.candidate;
@@ -241,7 +250,9 @@ export function judgeCanary(
   const lacking = {
     business: c.outcomes < min || r.outcomes < min,
     errors: c.requests < min || r.requests < min,
-    latency: !cand.latencyHistogram || c.requests < min || r.requests < min,
+    // Latency lacks data until both variants have that many requests in their histograms: a metrics
+    // provider that returns no buckets leaves it lacking, never passing.
+    latency: s.slow.candidateRequests < min || s.slow.referenceRequests < min,
   };
   const tests: { gate: GateName; state: SequentialState; alpha: number; lacking: boolean }[] = [
     { gate: 'business-metric', state: s.business, alpha: budget.alpha, lacking: lacking.business },
@@ -263,7 +274,7 @@ export function judgeCanary(
     const ex = detectableExcess(s.business, budget.alpha);
     // A detectable excess in the champion's share of successes, as a relative drop of the candidate's
     // rate at the null boundary: d(share)/d(ratio) = share (1 - share) / ratio.
-    const mde = ex === null || !okOutcomes ? null : tolB + (ex * (1 - tolB)) / (p0B * (1 - p0B));
+    const mde = ex === null || !okOutcomes || p0B >= 1 ? null : tolB + (ex * (1 - tolB)) / (p0B * (1 - p0B));
     results.push(
       verdictOf(business, {
         threshold: tolB,
@@ -309,24 +320,24 @@ export function judgeCanary(
           candidateRate: round(pc, 6),
           referenceRate: round(pr, 6),
           referenceRateBound: round(refErrorBound, 6),
-          increasePointsLower: round((ci.lower - pr) * 100, 4),
-          increasePointsUpper: round((ci.upper - pr) * 100, 4),
+          candidateRateLower: round(ci.lower, 6),
+          candidateRateUpper: round(ci.upper, 6),
           minDetectableIncreasePoints: mde === null ? null : round(mde, 4),
         },
       }),
     );
   }
   {
-    const cSlow = rate(s.slow.candidate, c.requests);
-    const rSlow = rate(s.slow.reference, r.requests);
-    const ci = rateInterval(c.requests, s.slow.candidate, budget.alpha);
+    const cSlow = rate(s.slow.candidate, s.slow.candidateRequests);
+    const rSlow = rate(s.slow.reference, s.slow.referenceRequests);
+    const ci = rateInterval(s.slow.candidateRequests, s.slow.candidate, budget.alpha);
     const ex = detectableExcess(s.latency, alphaTest);
     results.push(
       verdictOf(latency, {
         threshold: g.latency.p99SlaMs,
         observed: cand.latencyP99Ms === null ? null : round(cand.latencyP99Ms, 2),
         what: `${pct(cSlow)} of requests slower than ${round(threshold, 1)} ms vs ${pct(rSlow)} (allowed +${pct(LATENCY_TAIL)}; last interval ${pct(rate(candSlow.x, candSlow.n))} vs ${pct(rate(refSlowNow.x, refSlowNow.n))}; SLA ${g.latency.p99SlaMs} ms, champion p99 ${refP99 === null ? '–' : round(refP99, 1)} ms)`,
-        lack: cand.latencyHistogram ? `${c.requests} / ${r.requests} requests, need ${min} per variant` : 'no latency histogram from the metrics provider',
+        lack: `${s.slow.candidateRequests} / ${s.slow.referenceRequests} requests with a latency histogram, need ${min} per variant`,
         mde: ex === null ? null : `+${pct(LATENCY_TAIL + ex)} over ${round(threshold, 1)} ms`,
         evidence: {
           thresholdMs: round(threshold, 3),
@@ -361,7 +372,8 @@ function verdictOf(
 ): GateResult {
   const { gate, state: s, alpha } = t;
   const outcome = outcomeOf(s, alpha, t.lacking);
-  const e = Math.exp(logEValue(s));
+  const logE = logEValue(s);
+  const e = Math.exp(logE);
   const p = alwaysValidPValue(s);
   const tail =
     outcome === 'fail'
@@ -378,7 +390,8 @@ function verdictOf(
     evidence: {
       ...d.evidence,
       test: 'anytime-valid binomial mixture with change detection',
-      eValue: round(e, 4),
+      eValue: Number.isFinite(e) ? round(e, 4) : null,
+      log10EValue: round(logE / Math.LN10, 4),
       alwaysValidPValue: round(p, 6),
       alpha: round(alpha, 8),
       looks: s.looks,

@@ -105,7 +105,7 @@ export const FullRolloutStep = z.strictObject({
   /**
    * Percent of traffic the previous version keeps until the watch ends (1–20): the watch compares the
    * candidate with it over the same minutes, so a daily cycle both share is not a regression. Retire
-   * moves the rest. Default 5 (`timings.watchHoldback`).
+   * moves the rest. Default 10 (`timings.watchHoldback`).
    */
   holdback: Holdback.optional(),
 });
@@ -249,7 +249,7 @@ export const TimingsSchema = z
     watch: Duration.optional(),
     /** Sliding window of each watch measurement (releases started before the sequential gates). Default 1h. */
     watchWindow: Duration.optional(),
-    /** Percent of traffic the previous version keeps during the watch, its concurrent reference (1–20). Default 5. */
+    /** Percent of traffic the previous version keeps during the watch, its concurrent reference (1–20). Default 10. */
     watchHoldback: Holdback.optional(),
     /** Requests of the blue/green smoke test. Default 100. */
     smokeRequests: z.number().int().positive().max(100_000).optional(),

@@ -44,9 +44,16 @@ export interface SequentialState {
   logR: number[];
   /** Largest log e-value seen: the always-valid p-value is min(1, exp(-maxLogE)). */
   maxLogE: number;
-  /** Trials fed (the candidate's), and the statistic's variance under the null boundary, for the detectable effect. */
+  /** Trials fed (the candidate's). */
   n: number;
-  nullVariance: number;
+  /**
+   * Per first-look alternative, sums over the looks of: the expected log increment at the null boundary
+   * (<= 0), its slope in the candidate's excess rate, and its variance there: what the detectable effect
+   * is computed from, for the bets the mixture really makes.
+   */
+  drift: number[];
+  slope: number[];
+  variance: number[];
 }
 
 export function newSequentialState(): SequentialState {
@@ -56,15 +63,20 @@ export function newSequentialState(): SequentialState {
     logR: CHANGE_THETAS.map(() => -Infinity),
     maxLogE: -Infinity,
     n: 0,
-    nullVariance: 0,
+    drift: CUMULATIVE_THETAS.map(() => 0),
+    slope: CUMULATIVE_THETAS.map(() => 0),
+    variance: CUMULATIVE_THETAS.map(() => 0),
   };
 }
 
-/** One interval's evidence: the log increment of each alternative, and what it adds to n and the null variance. */
+/**
+ * One interval's evidence: the log increment of each alternative; its trials; and, at the null boundary,
+ * each alternative's expected increment, slope in the candidate's excess rate (per trial) and variance.
+ */
 export interface Increment {
   logInc: (theta: number) => number;
   n: number;
-  nullVariance: number;
+  atNull: (theta: number) => { drift: number; slope: number; variance: number };
 }
 
 const EPS = 1e-9;
@@ -82,7 +94,16 @@ export function logLikelihoodRatio(n: number, x: number, p0: number, theta: numb
 
 export function binomialIncrement(n: number, x: number, p0: number): Increment {
   const q = clampP(p0);
-  return { logInc: (theta) => logLikelihoodRatio(n, x, q, theta), n, nullVariance: n * q * (1 - q) };
+  return {
+    logInc: (theta) => logLikelihoodRatio(n, x, q, theta),
+    n,
+    atNull: (theta) => {
+      if (n <= 0) return { drift: 0, slope: 0, variance: 0 };
+      // log L = x A + n log((1-p1)/(1-p0)), A = logit(p1) - logit(p0) = theta.
+      const p1 = clampP(expit(logit(q) + theta));
+      return { drift: n * (q * theta + Math.log((1 - p1) / (1 - q))), slope: n * theta, variance: theta * theta * n * q * (1 - q) };
+    },
+  };
 }
 
 /**
@@ -90,7 +111,7 @@ export function binomialIncrement(n: number, x: number, p0: number): Increment {
  * from above (see the header). An interval without both samples carries no evidence.
  */
 export function differenceIncrement(d: { nc: number; xc: number; nr: number; xr: number; tol: number; refRate: number }): Increment {
-  if (d.nc <= 0 || d.nr <= 0) return { logInc: () => 0, n: 0, nullVariance: 0 };
+  if (d.nc <= 0 || d.nr <= 0) return NO_EVIDENCE;
   const k = d.nc / d.nr;
   const pr = Math.max(d.refRate, EPS);
   const q = pr + d.tol;
@@ -98,13 +119,17 @@ export function differenceIncrement(d: { nc: number; xc: number; nr: number; xr:
   // Alternatives on the scale of a log rate ratio while the reference is the larger sample; a smaller
   // reference (a holdback) weighs each of its events k times, so the bets shrink by k.
   const scale = 1 / Math.max(1, k);
+  const psi = (l: number) => d.nc * q * (Math.expm1(l) - l) + d.nr * pr * (Math.expm1(-l * k) + l * k);
   return {
     logInc: (theta) => {
       const l = theta * scale;
-      return l * z - d.nc * q * (Math.expm1(l) - l) - d.nr * pr * (Math.expm1(-l * k) + l * k);
+      return l * z - psi(l);
     },
     n: d.nc,
-    nullVariance: d.nc * q + d.nr * pr * k * k,
+    atNull: (theta) => {
+      const l = theta * scale;
+      return { drift: -psi(l), slope: l * d.nc, variance: l * l * (d.nc * q * (1 - q) + k * k * d.nr * pr * (1 - pr)) };
+    },
   };
 }
 
@@ -135,13 +160,23 @@ export function observe(s: SequentialState, inc: Increment, nominalLooks: number
   const logW = Math.log(restartWeight(looks, nominalLooks));
   const logM = s.logM.map((m, k) => m + inc.logInc(CUMULATIVE_THETAS[k] as number));
   const logR = s.logR.map((r, k) => logSumExp([r, logW]) + inc.logInc(CHANGE_THETAS[k] as number));
-  const next: SequentialState = { looks, logM, logR, maxLogE: s.maxLogE, n: s.n + inc.n, nullVariance: s.nullVariance + inc.nullVariance };
+  const atNull = CUMULATIVE_THETAS.map((t) => inc.atNull(t));
+  const next: SequentialState = {
+    looks,
+    logM,
+    logR,
+    maxLogE: s.maxLogE,
+    n: s.n + inc.n,
+    drift: s.drift.map((v, k) => v + (atNull[k] as { drift: number }).drift),
+    slope: s.slope.map((v, k) => v + (atNull[k] as { slope: number }).slope),
+    variance: s.variance.map((v, k) => v + (atNull[k] as { variance: number }).variance),
+  };
   next.maxLogE = Math.max(s.maxLogE, logEValue(next));
   return next;
 }
 
 /** A look without usable data: no evidence, but the change detector's restart weights follow the look count. */
-export const NO_EVIDENCE: Increment = { logInc: () => 0, n: 0, nullVariance: 0 };
+export const NO_EVIDENCE: Increment = { logInc: () => 0, n: 0, atNull: () => ({ drift: 0, slope: 0, variance: 0 }) };
 
 /** log of the test's e-value now: W_CUMULATIVE x mean of the mixture, plus the change detector. */
 export function logEValue(s: SequentialState): number {
@@ -254,19 +289,22 @@ export function rateUpperBound(n: number, x: number, alpha: number): number {
   return bisect(x / n, hi, false, rejected, 30);
 }
 
-/** z-value of the first-look mixture's rejection boundary (normal approximation). */
-export function boundaryZ(alpha: number): number {
-  return Math.sqrt(2 * Math.log(CUMULATIVE_THETAS.length / (W_CUMULATIVE * alpha)));
-}
-
 const Z_POWER_80 = 0.8416;
 
 /**
- * The smallest excess of the candidate's rate over the null boundary that the data fed so far detect
- * with 80% power (normal approximation of the first-look mixture's boundary). With little data this is
- * large, and the audit record says so.
+ * The smallest excess of the candidate's rate over the null boundary that the data fed so far would
+ * detect with 80% power: for each bet of the first-look mixture, the excess at which its expected log
+ * wealth clears the rejection level (log(K / (W alpha)), its share of the mixture) by 0.84 standard
+ * deviations; the smallest over the bets. Conservative: the other bets and the change detector only
+ * add. With little data this is large, and the audit record says so.
  */
 export function detectableExcess(s: SequentialState, alpha: number): number | null {
-  if (s.n <= 0) return null;
-  return ((boundaryZ(alpha) + Z_POWER_80) * Math.sqrt(s.nullVariance)) / s.n;
+  const level = Math.log(CUMULATIVE_THETAS.length / (W_CUMULATIVE * alpha));
+  let best = Infinity;
+  s.slope.forEach((slope, k) => {
+    if (slope <= 0) return;
+    const needed = level - (s.drift[k] as number) + Z_POWER_80 * Math.sqrt(s.variance[k] as number);
+    best = Math.min(best, needed / slope);
+  });
+  return Number.isFinite(best) ? best : null;
 }

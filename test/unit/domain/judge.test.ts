@@ -60,7 +60,7 @@ describe('canary gates, one interval at a time', () => {
     const e = (results.find((r) => r.gate === 'error-rate') as GateResult).evidence;
     expect(Number(e.eValue)).toBeGreaterThanOrEqual(1 / Number(e.alpha));
     expect(Number(e.alwaysValidPValue)).toBeLessThanOrEqual(Number(e.alpha));
-    expect(Number(e.increasePointsLower)).toBeGreaterThan(0.5);
+    expect(Number(e.candidateRateLower)).toBeGreaterThan(0.015);
     expect(outcome(results, 'business-metric')).not.toBe('fail');
   });
 
@@ -162,5 +162,22 @@ describe('the rules of an analysis step', () => {
     recordLook(p, result('insufficient-data'), 200, 1);
     expect(analysisExit(p, { minMs: 100, maxMs: 200 }, 200, false, true)).toBe('lacking');
     expect(analysisExit(p, { minMs: 100, maxMs: 200 }, 200, true, true)).toBeNull();
+  });
+});
+
+describe('latency without histograms', () => {
+  it('given a metrics provider that returns no latency buckets, then latency lacks data, never passes', () => {
+    const bare = (n: number): VariantStats => ({ ...interval(n), latencyHistogram: [] });
+    const { results } = run(48, () => bare(250), () => bare(4750));
+    expect(outcome(results, 'latency-p99')).toBe('insufficient-data');
+    expect(outcome(results, 'error-rate')).toBe('pass');
+  });
+
+  it('given a tolerance of 100%, then the business gate never fails and says nothing it cannot compute', () => {
+    const gates = { ...g, businessMetric: { ...g.businessMetric, maxRelativeDrop: 1 } };
+    const { results } = judgeCanary(newCanaryJudgeState(), interval(5000, { successRate: 0 }), interval(5000), gates, budget);
+    const business = results.find((r) => r.gate === 'business-metric') as GateResult;
+    expect(business.outcome).toBe('pass');
+    expect(business.summary).not.toMatch(/NaN/);
   });
 });
