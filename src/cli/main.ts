@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse as parseYaml } from 'yaml';
+import { actionsFromHistory } from '../client/actions-history';
 import { followRelease, formatEntry } from '../client/progress';
 import { ReleaseConflictError, startRelease } from '../client/releases';
 import { TASK_QUEUE, releaseWorkflowId } from '../constants';
@@ -426,8 +427,11 @@ async function history(argv: string[]): Promise<number> {
   const format = flags.json ? 'json' : (flags.format as string);
   if (!['md', 'json'].includes(format)) throw new CliError(`--format: expected md or json, got "${format}"`, EXIT.invalid);
   return withConnection(flags, async (c) => {
-    const s = await statusOf(await findRelease(c, id));
-    process.stdout.write(format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : renderHistoryMarkdown(s));
+    const found = await findRelease(c, id);
+    const s = await statusOf(found);
+    // The timeline is bounded; past its bounds the complete list of actions comes from the event history.
+    const actions = s.timelineTrimmed ? await actionsFromHistory(c.client, found.handle.workflowId, (await found.handle.describe()).runId) : undefined;
+    process.stdout.write(format === 'json' ? `${JSON.stringify(actions ? { ...s, actionsFromHistory: actions } : s, null, 2)}\n` : renderHistoryMarkdown(s, actions));
     return EXIT.ok;
   });
 }

@@ -4,6 +4,7 @@ import { formatDuration } from '../domain/duration';
 import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus, TimelineEntry } from '../domain/release';
 import type { OperatingCharacteristics } from '../simulate/montecarlo';
+import type { RecordedAction } from '../client/actions-history';
 
 const BAR = 30;
 
@@ -80,7 +81,7 @@ function evidence(g: GateResult): string {
 }
 
 /** `rollout history --format md`: the audit record, for a compliance ticket. */
-export function renderHistoryMarkdown(s: ReleaseStatus): string {
+export function renderHistoryMarkdown(s: ReleaseStatus, fromHistory?: RecordedAction[]): string {
   const out: string[] = [];
   const end = s.timeline.find((e) => e.type === 'completed');
   out.push(`# Release ${s.model} ${s.candidate}: ${s.outcome ?? s.phase}`, '');
@@ -106,14 +107,32 @@ export function renderHistoryMarkdown(s: ReleaseStatus): string {
   const actions = s.timeline.filter((e) => e.type === 'action' || e.type === 'action-ignored' || e.type === 'started');
   out.push('', '## Human and system actions', '', '| When | Action | Who | Why |', '|---|---|---|---|');
   for (const e of actions) out.push(`| ${e.at} | ${cell(e.type === 'action-ignored' ? `refused: ${e.message}` : e.message)} | ${cell(e.by ?? '')} | ${cell(e.reason ?? '')} |`);
+  if (fromHistory) {
+    out.push(
+      '',
+      `## Every action, from the event history`,
+      '',
+      `The release's timeline kept its bounds and dropped ${s.timelineTrimmed ?? 0} entries; these are all ${fromHistory.length} signals and accepted updates it received, read from the workflow's event history (signals include those it refused).`,
+      '',
+      '| When | Kind | Action | Who | Why |',
+      '|---|---|---|---|---|',
+      ...fromHistory.map((a) => `| ${a.at} | ${a.kind} | ${cell(a.name)} | ${cell(a.by ?? '')} | ${cell(a.reason ?? '')} |`),
+    );
+  }
 
   const measurements = s.timeline.filter((e) => e.type === 'measurement');
   out.push('', '## Gate measurements', '');
   if (!measurements.length) out.push('None.');
   for (const e of measurements) {
     const when = e.count && e.count > 1 ? `${e.at} … ${e.lastAt} (${e.count} measurements with this verdict; the last shown)` : e.at;
-    out.push(`### Step ${(e.step ?? 0) + 1}: ${s.plan[e.step ?? 0]?.description ?? ''} — ${when}`, '', '| Gate | Outcome | Observed | Threshold | Summary | Evidence |', '|---|---|---|---|---|---|');
-    for (const g of (Array.isArray(e.data) ? e.data : []) as GateResult[]) {
+    out.push(`### Step ${(e.step ?? 0) + 1}: ${s.plan[e.step ?? 0]?.description ?? ''} — ${when}`, '');
+    // Older measurements keep their summary only (the timeline's bounds); recent ones their evidence too.
+    if (!Array.isArray(e.data)) {
+      out.push(cell(e.message), '');
+      continue;
+    }
+    out.push('| Gate | Outcome | Observed | Threshold | Summary | Evidence |', '|---|---|---|---|---|---|');
+    for (const g of e.data as GateResult[]) {
       out.push(`| ${g.gate} | ${g.outcome} | ${g.observed ?? '–'} | ${g.threshold} | ${cell(g.summary)} | ${cell(evidence(g))} |`);
     }
     out.push('');

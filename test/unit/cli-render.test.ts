@@ -64,6 +64,16 @@ it('history is Markdown with who, when and why, each measurement with its eviden
   expect(md).toMatch(/\| Candidate requests served \| 1200 \|/);
 });
 
+it('history of a release whose timeline was trimmed lists every action from the event history', () => {
+  const md = renderHistoryMarkdown(status({ timelineTrimmed: 1970 }), [
+    { at: iso(1000), kind: 'signal', name: 'approve', by: 'mallory', reason: 'let | me' },
+    { at: iso(2000), kind: 'update', name: 'abort', by: 'dave', reason: 'flood over' },
+  ]);
+  expect(md).toMatch(/## Every action, from the event history\n\nThe release's timeline kept its bounds and dropped 1970 entries; these are all 2 signals/);
+  expect(md).toMatch(/\| 2026-11-23T10:00:01\.000Z \| signal \| approve \| mallory \| let \\\| me \|/);
+  expect(md).toMatch(/\| update \| abort \| dave \| flood over \|/);
+});
+
 it('simulation decisions carry their policy time since the start', () => {
   const lines = renderDecisions(status());
   expect(lines[0]).toMatch(/^T\+\s+0h00m {2}started\s+release of fraud 7 started \(ci-bot\)$/);
