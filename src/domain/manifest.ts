@@ -372,6 +372,24 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
 }
 
+/**
+ * For a release started before every object became strict: unknown keys are dropped, as the schema did
+ * then, so a release in flight whose manifest had a typo replays as it ran; any other issue still fails.
+ */
+export function parseAcceptedManifest(raw: unknown): ReleaseManifest {
+  const parsed = ReleaseManifestSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const unknown = parsed.error.issues.filter((i) => i.code === 'unrecognized_keys');
+  if (unknown.length === 0 || unknown.length !== parsed.error.issues.length) return parseManifest(raw);
+  const copy = structuredClone(raw) as Record<PropertyKey, unknown>;
+  for (const issue of unknown) {
+    let node: unknown = copy;
+    for (const key of issue.path) node = (node as Record<PropertyKey, unknown>)?.[key];
+    if (node && typeof node === 'object' && issue.code === 'unrecognized_keys') for (const k of issue.keys) delete (node as Record<string, unknown>)[k];
+  }
+  return parseManifest(copy);
+}
+
 export function parseManifest(raw: unknown): ReleaseManifest {
   const parsed = ReleaseManifestSchema.safeParse(raw);
   if (parsed.success) return parsed.data;

@@ -69,6 +69,8 @@ export const ActionPayload = z.strictObject({
   reason: z.string().max(2000).default(''),
 });
 export type ActionPayload = z.infer<typeof ActionPayload>;
+/** Releases started before payloads became strict drop unknown fields, as they did then, so they replay as they ran. */
+export const AcceptedActionPayload = ActionPayload.strip();
 export type ActionPayloadInput = z.input<typeof ActionPayload>;
 
 /**
@@ -117,6 +119,8 @@ export const TimelineType = z.enum([
   'rollback-started',
   'compensation',
   'compensation-retry',
+  'router-retry',
+  'registry-failed',
   'rollback-completed',
   'notification-failed',
   'continued-as-new',

@@ -32,6 +32,7 @@ import {
   shadowGates,
   smokeGate,
   verdict,
+  type GateName,
   type GateOutcome,
   type GateResult,
   type VariantStats,
@@ -48,10 +49,11 @@ import {
   type ShadowJudgeState,
   type TestBudget,
 } from '../domain/judge';
-import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
+import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { appendEntry, appendMeasurement, compact } from '../domain/timeline';
 import {
+  AcceptedActionPayload,
   Action,
   ActionPayload,
   ReleaseWorkflowInputSchema,
@@ -213,6 +215,8 @@ const measureActs = proxyLocalActivities<Activities>({
 const LOCAL_MEASUREMENTS = 'local-measurements';
 /** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
 const SEQUENTIAL_GATES = 'sequential-gates';
+/** Releases started before every schema became strict keep dropping unknown keys. */
+const STRICT_SCHEMAS = 'strict-schemas';
 const notifyActs = proxyActivities<Activities>({
   startToCloseTimeout: '20 seconds',
   retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
@@ -231,9 +235,12 @@ export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<Rele
       details: [issues],
     });
   }
+  // A new release is held to the strict schema; one started before it (or continued from such a run,
+  // whose manifest was accepted at its start) drops unknown keys as it did then, and replays as it ran.
+  const strict = input.carried === undefined && patched(STRICT_SCHEMAS);
   let manifest: ReleaseManifest;
   try {
-    manifest = parseManifest(input.manifest);
+    manifest = strict ? parseManifest(input.manifest) : parseAcceptedManifest(input.manifest);
   } catch (err) {
     if (err instanceof ManifestError) {
       throw ApplicationFailure.create({ type: 'InvalidManifest', message: err.message, nonRetryable: true, details: [err.issues] });
@@ -294,7 +301,7 @@ class Release {
       setHandler(actionSignals[action], (raw) => {
         // A signal handler that throws fails the workflow task in a loop: nothing here may throw.
         try {
-          const parsed = ActionPayload.safeParse(raw);
+          const parsed = (this.sequential ? ActionPayload : AcceptedActionPayload).safeParse(raw);
           if (!parsed.success) {
             const issue = parsed.error.issues[0];
             this.note({ type: 'action-ignored', message: `${action} ignored: ${issue?.path.join('.') || 'payload'}: ${issue?.message}` });
@@ -315,7 +322,7 @@ class Release {
         actionUpdates[action],
         (raw) => {
           try {
-            return this.apply(action, parseAction(raw));
+            return this.apply(action, parseAction(raw, this.sequential));
           } catch (err) {
             // An update handler's plain error would fail the workflow task; this fails only the update.
             throw ApplicationFailure.nonRetryable(causeOf(err), 'InvalidAction');
@@ -323,7 +330,7 @@ class Release {
         },
         {
           validator: (raw) => {
-            const refusal = this.refusal(action, parseAction(raw));
+            const refusal = this.refusal(action, parseAction(raw, this.sequential));
             if (refusal !== undefined) throw new Error(refusal);
           },
         },
@@ -735,7 +742,7 @@ class Release {
       const at = Date.now();
       if (at >= nextMeasure || finalDue(at)) {
         const from = spec.window === null ? p.startedAt : Math.max(p.startedAt, at - spec.window);
-        const results = await spec.measure({ from, to: at }).catch((err: Error) => [unavailable(err)]);
+        const results = await spec.measure({ from, to: at }).catch((err: Error) => unavailable(err, spec.label === 'shadow' ? SHADOW_GATES : CANARY_GATES));
         p.lastMeasuredAt = at;
         const breached = recordLook(p, results, this.elapsed(p, at), this.m.gates.failureLimit);
         this.measured(results);
@@ -913,7 +920,8 @@ class Release {
       } catch (err) {
         if (isCancellation(err)) throw err;
         const message = `router: ${causeOf(err)}; retrying (${summary}, attempt ${attempt})`;
-        this.note({ type: 'compensation-retry', step: this.s.stepIndex, message });
+        // Retries of the rollback's own route are compensation retries; before it, router retries.
+        this.note({ type: this.s.phase === 'rolling-back' ? 'compensation-retry' : 'router-retry', step: this.s.stepIndex, message });
         log.warn('route not applied yet', { attempt, error: causeOf(err) });
         const backoff = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
         // During the rollback itself an abort changes nothing: keep retrying.
@@ -1035,7 +1043,7 @@ class Release {
         ]);
       } catch (err) {
         // Traffic is already on the candidate and the previous version retired: surface, do not undo.
-        this.note({ type: 'notification-failed', message: `registry outcome not recorded: ${causeOf(err)}` });
+        this.note({ type: 'registry-failed', message: `registry outcome not recorded: ${causeOf(err)}` });
       }
       await this.notify('info', `Promoted: ${this.m.model} ${this.m.candidate}`, 'watch clean, previous version retired');
     }
@@ -1148,8 +1156,8 @@ class Release {
 // Helpers
 
 /** An action's payload, or an error naming the bad field. */
-function parseAction(raw: unknown): ActionPayload {
-  const parsed = ActionPayload.safeParse(raw);
+function parseAction(raw: unknown, strict: boolean): ActionPayload {
+  const parsed = (strict ? ActionPayload : AcceptedActionPayload).safeParse(raw);
   if (parsed.success) return parsed.data;
   throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
 }
@@ -1201,16 +1209,22 @@ function failedSummary(results: GateResult[]): string {
   return failed(results).map((r) => `${r.gate} breached: ${r.summary}`).join('; ') || 'gates did not pass';
 }
 
-/** A measurement that could not be taken is missing data, never a pass. */
-function unavailable(err: Error): GateResult {
-  return {
-    gate: 'business-metric',
+const CANARY_GATES: GateName[] = ['business-metric', 'error-rate', 'latency-p99'];
+const SHADOW_GATES: GateName[] = ['shadow-divergence', 'shadow-distribution'];
+
+/**
+ * A measurement that could not be taken is missing data, never a pass: every gate of the step says so,
+ * so no earlier pass stays on show as if it were current.
+ */
+function unavailable(err: Error, gates: GateName[]): GateResult[] {
+  return gates.map((gate) => ({
+    gate,
     outcome: 'insufficient-data',
     summary: `metrics unavailable: ${causeOf(err)}`,
     observed: null,
     threshold: 0,
     evidence: { error: causeOf(err) },
-  };
+  }));
 }
 
 function causeOf(err: unknown): string {

@@ -1,4 +1,4 @@
-import { ManifestError, parseManifest } from '../../../src/domain/manifest';
+import { ManifestError, parseAcceptedManifest, parseManifest } from '../../../src/domain/manifest';
 import { expandPlan, finalApprovalReasons } from '../../../src/domain/plan';
 
 const base = { apiVersion: 'model-rollout/v1', kind: 'Release', model: 'fraud', candidate: 'v2', champion: 'v1' };
@@ -49,5 +49,18 @@ describe('release manifest', () => {
     const recent = parseManifest(base);
     expect(finalApprovalReasons(recent, { ...ctx, lastRollbackAt: ctx.now - 86_400_000 })[0]).toMatch(/rolled back/);
     expect(finalApprovalReasons(recent, { ...ctx, lastRollbackAt: ctx.now - 8 * 86_400_000 })).toEqual([]);
+  });
+});
+
+describe('a manifest accepted before the schemas became strict', () => {
+  const base = { apiVersion: 'model-rollout/v1', kind: 'Release', model: 'm', candidate: 'v2' };
+  it('drops unknown keys at any depth, as the schema did then, so a release in flight replays as it ran', () => {
+    const m = parseAcceptedManifest({ ...base, gates: { minSampleSze: 50, latency: { p99: 1 } }, plan: [{ kind: 'fullRollout', foo: 1 }] });
+    expect(m.gates.minSampleSize).toBe(1000);
+    expect(m.plan).toEqual([{ kind: 'fullRollout', mode: 'weighted' }]);
+    expect(() => parseManifest({ ...base, gates: { minSampleSze: 50 } })).toThrow(/gates\.minSampleSze: unknown field/);
+  });
+  it('still refuses every other issue', () => {
+    expect(() => parseAcceptedManifest({ ...base, typo: 1, timings: { bake: '1 day' } })).toThrow(/timings\.bake/);
   });
 });
