@@ -19,7 +19,7 @@ export const TIMELINE_LIMITS = {
 } as const;
 
 /** Entries that can go when the timeline is full, oldest first: everything but decisions and actions. */
-const REMOVABLE = new Set<TimelineEntry['type']>(['measurement', 'action-ignored', 'compensation-retry', 'notification-failed', 'continued-as-new', 'step-started', 'step-completed', 'approval-reminder']);
+const REMOVABLE = new Set<TimelineEntry['type']>(['measurement', 'action-ignored', 'compensation-retry', 'router-retry', 'notification-failed', 'continued-as-new', 'step-started', 'step-completed', 'approval-reminder']);
 /** Never removed: how the release began, and how it ended. */
 const KEPT = new Set<TimelineEntry['type']>(['started', 'rollback-started', 'rollback-completed', 'completed']);
 
@@ -36,7 +36,7 @@ export function appendEntry(t: TimelineEntry[], entry: TimelineEntry): number {
   const repeat =
     last &&
     last.type === e.type &&
-    (e.type === 'compensation-retry' || (e.type === 'action-ignored' && last.message === e.message && last.by === e.by));
+    (e.type === 'compensation-retry' || e.type === 'router-retry' || (e.type === 'action-ignored' && last.message === e.message && last.by === e.by));
   if (last && repeat) {
     last.count = (last.count ?? 1) + 1;
     last.lastAt = e.at;
