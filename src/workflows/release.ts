@@ -1,5 +1,8 @@
 // One model release: one durable workflow walking its plan. Decisions are pure functions (src/domain);
-// this file sequences them with timers, activities and messages.
+// this file sequences them with timers, activities and messages. Its parts, by concern:
+// release-messages.ts (signals, updates, the status query), release-state.ts (what it carries),
+// release-activities.ts (activity proxies, limits, patch names), release-support.ts (waiting, failures,
+// times, the Web UI's details).
 import {
   ApplicationFailure,
   CancellationScope,
@@ -7,14 +10,9 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
-  defineUpdate,
   isCancellation,
   log,
   patched,
-  proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setDefaultSignalHandler,
   setHandler,
@@ -22,21 +20,10 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, RouteSpec } from '../activities';
+import type { RouteSpec } from '../activities';
 import { SearchAttributes } from '../constants';
 import { analysisExit, recordLook } from '../domain/analysis';
-import {
-  canaryGates,
-  evaluationGates,
-  watchGates,
-  shadowGates,
-  smokeGate,
-  verdict,
-  type GateName,
-  type GateOutcome,
-  type GateResult,
-  type VariantStats,
-} from '../domain/gates';
+import { canaryGates, evaluationGates, watchGates, shadowGates, smokeGate, verdict, type GateResult, type VariantStats } from '../domain/gates';
 import {
   allocateBudget,
   judgeCanary,
@@ -45,8 +32,6 @@ import {
   newShadowJudgeState,
   REFERENCE_WARMUP_MS,
   seedReference,
-  type CanaryJudgeState,
-  type ShadowJudgeState,
   type TestBudget,
 } from '../domain/judge';
 import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
@@ -59,7 +44,6 @@ import {
   ReleaseWorkflowInputSchema,
   outcomeOf,
   type ActionAck,
-  type ActionPayloadInput,
   type Outcome,
   type PendingApproval,
   type Phase,
@@ -69,160 +53,24 @@ import {
   type RollbackTrigger,
   type TimelineEntry,
 } from '../domain/release';
+import {
+  CARRIED_STATE_LIMIT_BYTES,
+  DEFAULT_HISTORY_EVENT_LIMIT,
+  LOCAL_MEASUREMENTS,
+  SEQUENTIAL_GATES,
+  STRICT_SCHEMAS,
+  acts,
+  evalActs,
+  measureActs,
+  notifyActs,
+  routeActs,
+} from './release-activities';
+import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
+import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
+import { CANARY_GATES, SHADOW_GATES, causeOf, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
 
-// ---------------------------------------------------------------------------------------------------------
-// Messages
-
-/** Signals: plain JSON payloads `{"by": "...", "reason": "..."}`, for the official `temporal` CLI. */
-export const actionSignals = {
-  approve: defineSignal<[ActionPayloadInput]>('approve'),
-  reject: defineSignal<[ActionPayloadInput]>('reject'),
-  abort: defineSignal<[ActionPayloadInput]>('abort'),
-  pause: defineSignal<[ActionPayloadInput]>('pause'),
-  resume: defineSignal<[ActionPayloadInput]>('resume'),
-  promote: defineSignal<[ActionPayloadInput]>('promote'),
-} as const satisfies Record<Action, unknown>;
-
-/** The same actions as updates: accepted or rejected on the spot, with the workflow's reason. */
-export const actionUpdates = {
-  approve: defineUpdate<ActionAck, [ActionPayloadInput]>('approve'),
-  reject: defineUpdate<ActionAck, [ActionPayloadInput]>('reject'),
-  abort: defineUpdate<ActionAck, [ActionPayloadInput]>('abort'),
-  pause: defineUpdate<ActionAck, [ActionPayloadInput]>('pause'),
-  resume: defineUpdate<ActionAck, [ActionPayloadInput]>('resume'),
-  promote: defineUpdate<ActionAck, [ActionPayloadInput]>('promote'),
-} as const satisfies Record<Action, unknown>;
-
-export const statusQuery = defineQuery<ReleaseStatus>('status');
-
-// ---------------------------------------------------------------------------------------------------------
-// Input and carried state
-
-export interface ReleaseWorkflowOptions {
-  /** Continue-as-new once a run's history passes this many events, or when the server suggests it. */
-  historyEventLimit?: number;
-}
-
-export interface ReleaseWorkflowInput {
-  /** The release manifest as written (YAML parsed to JSON); validated again at the workflow's first line. */
-  manifest: unknown;
-  /** Who started the release. */
-  requestedBy?: string;
-  options?: ReleaseWorkflowOptions;
-  /** Set by continue-as-new only. */
-  carried?: CarriedState;
-}
-
-type Compensation =
-  | { kind: 'restoreTraffic' }
-  | { kind: 'disableShadow' }
-  | { kind: 'restoreAlias'; alias: string; version: string | null };
-
-interface StepProgress {
-  startedAt: number;
-  pausedMs: number;
-  consecutiveFailures: number;
-  lastOutcome: GateOutcome | null;
-  lastResults: GateResult[];
-  lastMeasuredAt: number | null;
-  /** Active (unpaused) time into the step at the last measurement. */
-  lastMeasuredElapsed: number;
-  reminderSent: boolean;
-  /** Sequential gates: the tests' state, and the end of the last interval they were fed. */
-  canary?: CanaryJudgeState;
-  shadow?: ShadowJudgeState;
-  judgedTo?: number;
-}
-
-interface CarriedState {
-  releaseId: string;
-  requestedBy: string;
-  startedAt: number;
-  run: number;
-  champion: string;
-  plan: PlanStep[];
-  stepIndex: number;
-  step: StepProgress | null;
-  phase: Phase;
-  generation: number;
-  route: RouteSpec | null;
-  compensations: Compensation[];
-  gates: ReleaseStatus['gates'];
-  pendingApproval: PendingApproval | null;
-  paused: (NonNullable<ReleaseStatus['paused']> & { sinceMs: number }) | null;
-  decision: { action: 'approve' | 'reject'; payload: ActionPayload } | null;
-  promote: ActionPayload | null;
-  abort: ActionPayload | null;
-  baseline: VariantStats | null;
-  nextTransitionAt: number | null;
-  timeline: TimelineEntry[];
-  rollback: RollbackRecord | null;
-  outcome: Outcome | null;
-  /**
-   * Releases started since the sequential gates carry `sequential` and their per-step alpha; releases
-   * started before keep the fixed-horizon gates they began with, across continue-as-new too.
-   */
-  judge?: 'sequential';
-  budget?: (TestBudget | null)[];
-  timelineTrimmed?: number;
-}
-
-/** A decision to roll back, carried up the stack to the one place that runs compensations. */
-class RollbackRequested extends Error {
-  constructor(
-    readonly trigger: RollbackTrigger,
-    readonly reason: string,
-    readonly evidence: GateResult[] = [],
-    readonly by?: string,
-  ) {
-    super(`${trigger}: ${reason}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Activities
-
-const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
-/** The largest state handed to continue-as-new; the timeline is compacted below it (the server refuses 2 MB). */
-const CARRIED_STATE_LIMIT_BYTES = 512 * 1024;
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
-});
-/** Router writes: a few quick tries per call; the workflow loops around them so the status shows the outage. */
-const routeActs = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
-});
-const evalActs = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  // The activity heartbeats every second; the SDK sends one every ~80% of this. A worker that dies
-  // mid-evaluation is noticed, and the evaluation retried on another, within seconds.
-  heartbeatTimeout: '15 seconds',
-  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
-});
-/**
- * Gate measurements: short reads of the metrics backend, run as local activities in the worker, so a
- * check costs no server round trip and no activity events (a 72 h watch checks every 5 minutes).
- */
-const measureActs = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  localRetryThreshold: '10 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
-});
-/** Releases started before measurements became local activities replay with the activities they ran. */
-const LOCAL_MEASUREMENTS = 'local-measurements';
-/** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
-const SEQUENTIAL_GATES = 'sequential-gates';
-/** Releases started before every schema became strict keep dropping unknown keys. */
-const STRICT_SCHEMAS = 'strict-schemas';
-const notifyActs = proxyActivities<Activities>({
-  startToCloseTimeout: '20 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
-});
-
-// ---------------------------------------------------------------------------------------------------------
+export { actionSignals, actionUpdates, statusQuery } from './release-messages';
+export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
 
 export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<ReleaseResult> {
   const checked = ReleaseWorkflowInputSchema.safeParse(input);
@@ -1152,111 +1000,3 @@ class Release {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Helpers
-
-/** An action's payload, or an error naming the bad field. */
-function parseAction(raw: unknown, strict: boolean): ActionPayload {
-  const parsed = (strict ? ActionPayload : AcceptedActionPayload).safeParse(raw);
-  if (parsed.success) return parsed.data;
-  throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-}
-
-function newProgress(now: number): StepProgress {
-  return {
-    startedAt: now,
-    pausedMs: 0,
-    consecutiveFailures: 0,
-    lastOutcome: null,
-    lastResults: [],
-    lastMeasuredAt: null,
-    lastMeasuredElapsed: -1,
-    reminderSent: false,
-  };
-}
-
-/** Traffic is restored before anything else; the rest keeps stack order. */
-function rank(c: Compensation): number {
-  return c.kind === 'restoreTraffic' ? 0 : 1;
-}
-
-/**
- * A timer that a message can cut short: true if `wake` became true first. The timer carries a summary
- * so the event history reads as a story, and is cancelled when cut short.
- */
-async function sleepUntil(at: number, summary: string, wake: () => boolean): Promise<boolean> {
-  if (wake()) return true;
-  const ms = at - Date.now();
-  if (!Number.isFinite(at)) {
-    await condition(wake);
-    return true;
-  }
-  if (ms <= 0) return false;
-  return CancellationScope.cancellable(async () => {
-    try {
-      return await Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]);
-    } finally {
-      CancellationScope.current().cancel();
-    }
-  });
-}
-
-function failed(results: GateResult[]): GateResult[] {
-  return results.filter((r) => r.outcome === 'fail');
-}
-
-function failedSummary(results: GateResult[]): string {
-  return failed(results).map((r) => `${r.gate} breached: ${r.summary}`).join('; ') || 'gates did not pass';
-}
-
-const CANARY_GATES: GateName[] = ['business-metric', 'error-rate', 'latency-p99'];
-const SHADOW_GATES: GateName[] = ['shadow-divergence', 'shadow-distribution'];
-
-/**
- * A measurement that could not be taken is missing data, never a pass: every gate of the step says so,
- * so no earlier pass stays on show as if it were current.
- */
-function unavailable(err: Error, gates: GateName[]): GateResult[] {
-  return gates.map((gate) => ({
-    gate,
-    outcome: 'insufficient-data',
-    summary: `metrics unavailable: ${causeOf(err)}`,
-    observed: null,
-    threshold: 0,
-    evidence: { error: causeOf(err) },
-  }));
-}
-
-function causeOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
-
-/** An ISO time; clamped to the range Date can print, so no clock value or duration can make it throw. */
-function iso(ms: number): string {
-  const safe = Number.isFinite(ms) ? Math.max(-8.64e15, Math.min(8.64e15, ms)) : ms > 0 ? 8.64e15 : -8.64e15;
-  return new Date(safe).toISOString();
-}
-
-function renderDetails(st: ReleaseStatus): string {
-  const lines = [
-    `## ${st.model} ${st.candidate} — ${st.phase}`,
-    ``,
-    `- **Traffic**: ${st.traffic.candidatePercent}% candidate ${st.candidate}, ${100 - st.traffic.candidatePercent}% champion ${st.champion}` +
-      (st.traffic.shadowSampleRate ? `; shadow ${st.traffic.shadowSampleRate * 100}%` : ''),
-    `- **Step** ${Math.min(st.stepIndex + 1, st.plan.length)} of ${st.plan.length}: ${st.plan[st.stepIndex]?.description ?? ''}`,
-  ];
-  if (st.nextTransitionAt) lines.push(`- **Next**: ${st.nextTransitionAt}`);
-  if (st.pendingApproval) {
-    lines.push(`- **Awaiting approval** by ${st.pendingApproval.approvers.join(', ') || 'anyone'} until ${st.pendingApproval.deadline}: ${st.pendingApproval.reason}`);
-  }
-  if (st.paused) lines.push(`- **Paused** by ${st.paused.by} until ${st.paused.deadline}: ${st.paused.reason}`);
-  const gates = Object.values(st.gates);
-  if (gates.length) {
-    lines.push('', '| gate | outcome | measurement |', '|---|---|---|');
-    for (const g of gates) lines.push(`| ${g.gate} | ${g.outcome} | ${g.summary.replace(/\|/g, '/')} |`);
-  }
-  if (st.rollback) lines.push('', `**Rollback** (${st.rollback.trigger}): ${st.rollback.reason}`);
-  return lines.join('\n');
-}

@@ -1,0 +1,44 @@
+// The release's activity proxies, each with the timeouts and retries its kind of call needs, the limits
+// of a run, and the names of the patches that keep releases started by older code replaying as they ran.
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+
+export const DEFAULT_HISTORY_EVENT_LIMIT = 8_000;
+/** The largest state handed to continue-as-new; the timeline is compacted below it (the server refuses 2 MB). */
+export const CARRIED_STATE_LIMIT_BYTES = 512 * 1024;
+
+export const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+/** Router writes: a few quick tries per call; the workflow loops around them so the status shows the outage. */
+export const routeActs = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 3 },
+});
+export const evalActs = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  // The activity heartbeats every second; the SDK sends one every ~80% of this. A worker that dies
+  // mid-evaluation is noticed, and the evaluation retried on another, within seconds.
+  heartbeatTimeout: '15 seconds',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+});
+/**
+ * Gate measurements: short reads of the metrics backend, run as local activities in the worker, so a
+ * check costs no server round trip and no activity events (a 72 h watch checks every 5 minutes).
+ */
+export const measureActs = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
+});
+/** Releases started before measurements became local activities replay with the activities they ran. */
+export const LOCAL_MEASUREMENTS = 'local-measurements';
+/** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
+export const SEQUENTIAL_GATES = 'sequential-gates';
+/** Releases started before every schema became strict keep dropping unknown keys. */
+export const STRICT_SCHEMAS = 'strict-schemas';
+export const notifyActs = proxyActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 3 },
+});

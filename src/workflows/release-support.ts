@@ -1,0 +1,85 @@
+// Waiting, failures, times and the Web UI's details: the small pieces the release's steps share.
+import { CancellationScope, condition, sleep } from '@temporalio/workflow';
+import type { GateName, GateResult } from '../domain/gates';
+import type { ReleaseStatus } from '../domain/release';
+
+/**
+ * A timer that a message can cut short: true if `wake` became true first. The timer carries a summary
+ * so the event history reads as a story, and is cancelled when cut short.
+ */
+export async function sleepUntil(at: number, summary: string, wake: () => boolean): Promise<boolean> {
+  if (wake()) return true;
+  const ms = at - Date.now();
+  if (!Number.isFinite(at)) {
+    await condition(wake);
+    return true;
+  }
+  if (ms <= 0) return false;
+  return CancellationScope.cancellable(async () => {
+    try {
+      return await Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]);
+    } finally {
+      CancellationScope.current().cancel();
+    }
+  });
+}
+
+export function failed(results: GateResult[]): GateResult[] {
+  return results.filter((r) => r.outcome === 'fail');
+}
+
+export function failedSummary(results: GateResult[]): string {
+  return failed(results).map((r) => `${r.gate} breached: ${r.summary}`).join('; ') || 'gates did not pass';
+}
+
+export const CANARY_GATES: GateName[] = ['business-metric', 'error-rate', 'latency-p99'];
+export const SHADOW_GATES: GateName[] = ['shadow-divergence', 'shadow-distribution'];
+
+/**
+ * A measurement that could not be taken is missing data, never a pass: every gate of the step says so,
+ * so no earlier pass stays on show as if it were current.
+ */
+export function unavailable(err: Error, gates: GateName[]): GateResult[] {
+  return gates.map((gate) => ({
+    gate,
+    outcome: 'insufficient-data',
+    summary: `metrics unavailable: ${causeOf(err)}`,
+    observed: null,
+    threshold: 0,
+    evidence: { error: causeOf(err) },
+  }));
+}
+
+export function causeOf(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+/** An ISO time; clamped to the range Date can print, so no clock value or duration can make it throw. */
+export function iso(ms: number): string {
+  const safe = Number.isFinite(ms) ? Math.max(-8.64e15, Math.min(8.64e15, ms)) : ms > 0 ? 8.64e15 : -8.64e15;
+  return new Date(safe).toISOString();
+}
+
+export function renderDetails(st: ReleaseStatus): string {
+  const lines = [
+    `## ${st.model} ${st.candidate} — ${st.phase}`,
+    ``,
+    `- **Traffic**: ${st.traffic.candidatePercent}% candidate ${st.candidate}, ${100 - st.traffic.candidatePercent}% champion ${st.champion}` +
+      (st.traffic.shadowSampleRate ? `; shadow ${st.traffic.shadowSampleRate * 100}%` : ''),
+    `- **Step** ${Math.min(st.stepIndex + 1, st.plan.length)} of ${st.plan.length}: ${st.plan[st.stepIndex]?.description ?? ''}`,
+  ];
+  if (st.nextTransitionAt) lines.push(`- **Next**: ${st.nextTransitionAt}`);
+  if (st.pendingApproval) {
+    lines.push(`- **Awaiting approval** by ${st.pendingApproval.approvers.join(', ') || 'anyone'} until ${st.pendingApproval.deadline}: ${st.pendingApproval.reason}`);
+  }
+  if (st.paused) lines.push(`- **Paused** by ${st.paused.by} until ${st.paused.deadline}: ${st.paused.reason}`);
+  const gates = Object.values(st.gates);
+  if (gates.length) {
+    lines.push('', '| gate | outcome | measurement |', '|---|---|---|');
+    for (const g of gates) lines.push(`| ${g.gate} | ${g.outcome} | ${g.summary.replace(/\|/g, '/')} |`);
+  }
+  if (st.rollback) lines.push('', `**Rollback** (${st.rollback.trigger}): ${st.rollback.reason}`);
+  return lines.join('\n');
+}
