@@ -16,6 +16,18 @@ export const SearchAttributes = {
 
 export const ALL_SEARCH_ATTRIBUTES = Object.values(SearchAttributes);
 
+/** The one builder of a release's search attributes: the client sets them at start, the workflow on every change. */
+export function releaseSearchAttributes(r: { model: string; candidate: string; champion: string; phase: string; trafficPercent: number; strategy: string }) {
+  return [
+    { key: SearchAttributes.model, value: r.model },
+    { key: SearchAttributes.candidateVersion, value: r.candidate },
+    { key: SearchAttributes.championVersion, value: r.champion },
+    { key: SearchAttributes.phase, value: r.phase },
+    { key: SearchAttributes.trafficPercent, value: r.trafficPercent },
+    { key: SearchAttributes.strategy, value: r.strategy },
+  ];
+}
+
 /**
  * One release per model at a time: the workflow ID is the model's, so Temporal itself refuses a second
  * concurrent release of the same model, whatever client starts it.

@@ -1,7 +1,7 @@
 // Starting releases from outside (CLI, CI, tests): parse first, then start at most one release per model.
 import { randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { SearchAttributes, TASK_QUEUE, releaseWorkflowId } from '../constants';
+import { SearchAttributes, TASK_QUEUE, releaseSearchAttributes, releaseWorkflowId } from '../constants';
 import { parseManifest } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { releaseWorkflow, type ReleaseWorkflowOptions } from '../workflows/release';
@@ -58,14 +58,14 @@ export async function startRelease(
       // A concurrent start of the same model joins the one that won; the version check below decides.
       workflowIdConflictPolicy: 'USE_EXISTING',
       memo: { startToken },
-      typedSearchAttributes: [
-        { key: SearchAttributes.model, value: m.model },
-        { key: SearchAttributes.candidateVersion, value: m.candidate },
-        { key: SearchAttributes.championVersion, value: m.champion ?? 'unknown' },
-        { key: SearchAttributes.phase, value: 'pending' },
-        { key: SearchAttributes.trafficPercent, value: 0 },
-        { key: SearchAttributes.strategy, value: m.plan ? 'custom' : m.strategy },
-      ],
+      typedSearchAttributes: releaseSearchAttributes({
+        model: m.model,
+        candidate: m.candidate,
+        champion: m.champion ?? 'unknown',
+        phase: 'pending',
+        trafficPercent: 0,
+        strategy: m.plan ? 'custom' : m.strategy,
+      }),
       staticSummary: `Release ${m.model} ${m.candidate}${m.champion ? ` (champion ${m.champion})` : ''}, ${m.plan ? 'custom plan' : m.strategy}, blast radius ${m.blastRadius}, by ${opts.requestedBy}`,
       staticDetails: [m.description ?? '', '**Plan** (approvals may be added at start):', '', ...planPreview].join('\n'),
     });

@@ -21,7 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RouteSpec } from '../activities';
-import { SearchAttributes } from '../constants';
+import { releaseSearchAttributes } from '../constants';
 import { analysisExit, recordLook } from '../domain/analysis';
 import { canaryGates, evaluationGates, watchGates, shadowGates, smokeGate, verdict, type GateResult, type VariantStats } from '../domain/gates';
 import {
@@ -982,14 +982,14 @@ class Release {
 
   /** Search attributes for the UI's list, and the current details shown on the workflow's page. */
   private publish(): void {
-    const attrs = [
-      { key: SearchAttributes.model, value: this.m.model },
-      { key: SearchAttributes.candidateVersion, value: this.m.candidate },
-      { key: SearchAttributes.championVersion, value: this.s.champion || 'unknown' },
-      { key: SearchAttributes.phase, value: this.s.phase },
-      { key: SearchAttributes.trafficPercent, value: this.candidatePercent() },
-      { key: SearchAttributes.strategy, value: this.m.plan ? 'custom' : this.m.strategy },
-    ];
+    const attrs = releaseSearchAttributes({
+      model: this.m.model,
+      candidate: this.m.candidate,
+      champion: this.s.champion || 'unknown',
+      phase: this.s.phase,
+      trafficPercent: this.candidatePercent(),
+      strategy: this.m.plan ? 'custom' : this.m.strategy,
+    });
     // Each upsert is a history event: only changes are sent.
     const key = JSON.stringify(attrs.map((a) => a.value));
     if (key !== this.published) {
