@@ -3,19 +3,9 @@
 import type { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../domain/gates';
 import type { EvaluationMetric } from '../domain/manifest';
 
-/** The desired state of one model's route. Idempotent: tagged with the release and a generation. */
-export interface RouteSpec {
-  model: string;
-  releaseId: string;
-  /** Increases with every change a release makes; a router ignores a generation it has already passed. */
-  generation: number;
-  /** `weighted`: random per request; `cohort`: sticky per user key. */
-  mode: 'weighted' | 'cohort';
-  /** Served variants; weights are percentages summing to 100. A weight of 0 keeps a variant warm. */
-  variants: { version: string; weight: number }[];
-  /** Mirrored, never served. */
-  shadow: { version: string; sampleRate: number } | null;
-}
+/** The desired state of one model's route: src/domain/route.ts. */
+export type { RouteSpec } from '../domain/route';
+import type { RouteSpec } from '../domain/route';
 
 export interface TrafficRouter {
   apply(route: RouteSpec): Promise<void>;

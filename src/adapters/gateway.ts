@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ShadowReport, VariantStats } from '../domain/gates';
 import type { MetricsProvider, RouteSpec, ShadowAnalyzer, TimeWindow, TrafficRouter } from '../activities/ports';
 import { RouteSchema } from '../gateway/routes';
+import { ErrorType } from '../domain/release';
 
 export interface GatewayClientOptions {
   baseUrl: string;
@@ -31,15 +32,15 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
       });
     } catch (err) {
       // Unreachable or timed out: transient, retried by the activity's policy.
-      throw ApplicationFailure.retryable(`gateway ${this.base} unreachable: ${(err as Error).message}`, 'RouterUnavailable');
+      throw ApplicationFailure.retryable(`gateway ${this.base} unreachable: ${(err as Error).message}`, ErrorType.enum.RouterUnavailable);
     }
-    if (r.status === 401) throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the admin token`, 'RouterUnavailable');
-    if (r.status >= 500 && !answers.includes(r.status)) throw ApplicationFailure.retryable(`gateway ${this.base} answered ${r.status}`, 'RouterUnavailable');
+    if (r.status === 401) throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the admin token`, ErrorType.enum.RouterUnavailable);
+    if (r.status >= 500 && !answers.includes(r.status)) throw ApplicationFailure.retryable(`gateway ${this.base} answered ${r.status}`, ErrorType.enum.RouterUnavailable);
     let json: unknown;
     try {
       json = await r.json();
     } catch {
-      throw ApplicationFailure.retryable(`gateway ${this.base} answered ${r.status} with a body that is not JSON`, 'BadBackendResponse');
+      throw ApplicationFailure.retryable(`gateway ${this.base} answered ${r.status} with a body that is not JSON`, ErrorType.enum.BadBackendResponse);
     }
     return { status: r.status, json };
   }
@@ -47,14 +48,14 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
   private parsed<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
     const p = schema.safeParse(json);
     if (p.success) return p.data;
-    throw ApplicationFailure.retryable(`gateway ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, 'BadBackendResponse');
+    throw ApplicationFailure.retryable(`gateway ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
   }
 
   async apply(route: RouteSpec): Promise<void> {
     const { status, json } = await this.request('PUT', `/admin/routes/${encodeURIComponent(route.model)}`, route, true);
     // 409: a newer generation of this release is already applied, which the read-back accepts.
     if (status !== 200 && status !== 409) {
-      throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, 'RouterUnavailable');
+      throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, ErrorType.enum.RouterUnavailable);
     }
   }
 
@@ -72,7 +73,7 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
   /** Where a version is served, as registered with the gateway. */
   async backendUrl(model: string, version: string): Promise<string> {
     const { status, json } = await this.request('GET', `/admin/backends/${encodeURIComponent(model)}/${encodeURIComponent(version)}`, undefined, true);
-    if (status === 404) throw ApplicationFailure.nonRetryable(`gateway ${this.base} has no backend for ${model} ${version}`, 'NotFound');
+    if (status === 404) throw ApplicationFailure.nonRetryable(`gateway ${this.base} has no backend for ${model} ${version}`, ErrorType.enum.NotFound);
     return this.parsed(z.object({ url: z.string() }), json, 'backend').url;
   }
 

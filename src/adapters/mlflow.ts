@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ModelRegistry, ReleaseOutcomeRecord } from '../activities/ports';
+import { ErrorType } from '../domain/release';
 
 export interface MlflowOptions {
   /** Tracking server, e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI). */
@@ -79,26 +80,26 @@ export class MlflowRegistry implements ModelRegistry {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      throw ApplicationFailure.retryable(`mlflow ${this.base} unreachable: ${(err as Error).message}`, 'RegistryUnavailable');
+      throw ApplicationFailure.retryable(`mlflow ${this.base} unreachable: ${(err as Error).message}`, ErrorType.enum.RegistryUnavailable);
     }
     const text = await r.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : {};
     } catch {
-      throw ApplicationFailure.retryable(`mlflow ${this.base} answered ${r.status} to ${endpoint} with a body that is not JSON`, 'BadBackendResponse');
+      throw ApplicationFailure.retryable(`mlflow ${this.base} answered ${r.status} to ${endpoint} with a body that is not JSON`, ErrorType.enum.BadBackendResponse);
     }
     if (r.ok) return json;
-    if (r.status === 401 || r.status === 403) throw ApplicationFailure.nonRetryable(`mlflow ${this.base} refused the credentials (${r.status})`, 'RegistryUnavailable');
+    if (r.status === 401 || r.status === 403) throw ApplicationFailure.nonRetryable(`mlflow ${this.base} refused the credentials (${r.status})`, ErrorType.enum.RegistryUnavailable);
     const e = ErrorBody.safeParse(json);
-    if (r.status >= 500 || !e.success) throw ApplicationFailure.retryable(`mlflow ${this.base} answered ${r.status} to ${endpoint}`, 'RegistryUnavailable');
+    if (r.status >= 500 || !e.success) throw ApplicationFailure.retryable(`mlflow ${this.base} answered ${r.status} to ${endpoint}`, ErrorType.enum.RegistryUnavailable);
     throw new MlflowError(`mlflow ${this.base}: ${endpoint}: ${e.data.message}`, e.data.error_code);
   }
 
   private parsed<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
     const p = schema.safeParse(json);
     if (p.success) return p.data;
-    throw ApplicationFailure.retryable(`mlflow ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, 'BadBackendResponse');
+    throw ApplicationFailure.retryable(`mlflow ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
   }
 
   /** The registered model, or null when MLflow does not know it. */
@@ -113,7 +114,7 @@ export class MlflowRegistry implements ModelRegistry {
 
   /** MLflow's refusals of a well-formed call (a version that does not exist) cannot pass on retry. */
   private typed(err: unknown): unknown {
-    return err instanceof MlflowError ? ApplicationFailure.nonRetryable(err.message, err.code === 'RESOURCE_DOES_NOT_EXIST' ? 'NotFound' : 'RegistryRefused') : err;
+    return err instanceof MlflowError ? ApplicationFailure.nonRetryable(err.message, err.code === 'RESOURCE_DOES_NOT_EXIST' ? ErrorType.enum.NotFound : ErrorType.enum.RegistryRefused) : err;
   }
 
   private async version(name: string, version: string) {

@@ -10,6 +10,7 @@ import type { EvaluationReport, SmokeReport } from '../domain/gates';
 import type { Evaluator } from '../activities/ports';
 import type { EvaluationMetric } from '../domain/manifest';
 import { fetchModel } from '../shared/http';
+import { ErrorType } from '../domain/release';
 
 const Row = z.object({
   inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
@@ -39,13 +40,13 @@ export class OipEvaluator implements Evaluator {
 
   private rows(model: string, dataset?: string): Row[] {
     const name = dataset ?? model;
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw ApplicationFailure.nonRetryable(`dataset name ${name} is not a plain file name`, 'NotFound');
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw ApplicationFailure.nonRetryable(`dataset name ${name} is not a plain file name`, ErrorType.enum.NotFound);
     const file = path.join(this.o.datasetDir, `${name}.jsonl`);
-    if (!fs.existsSync(file)) throw ApplicationFailure.nonRetryable(`no holdout dataset at ${file}`, 'NotFound');
+    if (!fs.existsSync(file)) throw ApplicationFailure.nonRetryable(`no holdout dataset at ${file}`, ErrorType.enum.NotFound);
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
     return lines.map((l, i) => {
       const r = Row.safeParse(JSON.parse(l));
-      if (!r.success) throw ApplicationFailure.nonRetryable(`${file}:${i + 1}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, 'BadBackendResponse');
+      if (!r.success) throw ApplicationFailure.nonRetryable(`${file}:${i + 1}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
       return r.data;
     });
   }

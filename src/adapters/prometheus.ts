@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { MetricsProvider, TimeWindow } from '../activities/ports';
 import type { VariantStats } from '../domain/gates';
+import { ErrorType } from '../domain/release';
 
 export const QueryTemplates = z
   .object({
@@ -80,13 +81,13 @@ export class PrometheusMetrics implements MetricsProvider {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      throw ApplicationFailure.retryable(`prometheus ${this.base} unreachable: ${(err as Error).message}`, 'MetricsUnavailable');
+      throw ApplicationFailure.retryable(`prometheus ${this.base} unreachable: ${(err as Error).message}`, ErrorType.enum.MetricsUnavailable);
     }
     let json: unknown;
     try {
       json = await r.json();
     } catch {
-      throw ApplicationFailure.retryable(`prometheus ${this.base} answered ${r.status} with a body that is not JSON`, 'BadBackendResponse');
+      throw ApplicationFailure.retryable(`prometheus ${this.base} answered ${r.status} with a body that is not JSON`, ErrorType.enum.BadBackendResponse);
     }
     const parsed = ApiResponse.safeParse(json);
     if (!parsed.success) {
@@ -99,8 +100,8 @@ export class PrometheusMetrics implements MetricsProvider {
     if (parsed.data.status === 'error') {
       // bad_data: the query itself is wrong, and retrying cannot fix it; anything else may pass.
       const msg = `prometheus ${this.base} refused ${promql}: ${parsed.data.errorType}: ${parsed.data.error}`;
-      if (parsed.data.errorType === 'bad_data') throw ApplicationFailure.nonRetryable(msg, 'BadMetricsQuery');
-      throw ApplicationFailure.retryable(msg, 'MetricsUnavailable');
+      if (parsed.data.errorType === 'bad_data') throw ApplicationFailure.nonRetryable(msg, ErrorType.enum.BadMetricsQuery);
+      throw ApplicationFailure.retryable(msg, ErrorType.enum.MetricsUnavailable);
     }
     return parsed.data.data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
   }

@@ -1,7 +1,7 @@
 // Gate decisions: pure functions over measurements. A gate's outcome is pass, fail or insufficient-data,
 // never a silent pass on missing data. Each result carries its evidence (counts, estimates, p-values).
 import { z } from 'zod';
-import type { Gates } from './manifest';
+import { EvaluationMetric, type Gates } from './manifest';
 
 export const GateOutcome = z.enum(['pass', 'fail', 'insufficient-data']);
 export type GateOutcome = z.infer<typeof GateOutcome>;
@@ -63,7 +63,7 @@ export const EvaluationScores = z.object({
   p99LatencyMs: z.number().min(0),
 });
 export const EvaluationReport = z.object({
-  metric: z.enum(['accuracy', 'auc', 'f1', 'rmse']),
+  metric: EvaluationMetric,
   samples: z.number().int().min(0),
   champion: EvaluationScores,
   candidate: EvaluationScores,

@@ -18,7 +18,9 @@ export const InsufficientDataPolicy = z.enum(['hold', 'abort']);
 export const ApprovalTimeoutPolicy = z.enum(['abort', 'hold']);
 /** What a pause's deadline means. */
 export const PauseTimeoutPolicy = z.enum(['abort', 'resume']);
+/** `weighted`: a random split per request; `cohort`: sticky per user key. */
 export const TrafficMode = z.enum(['weighted', 'cohort']);
+export type TrafficMode = z.infer<typeof TrafficMode>;
 export const EvaluationMetric = z.enum(['accuracy', 'auc', 'f1', 'rmse']);
 export type EvaluationMetric = z.infer<typeof EvaluationMetric>;
 

@@ -8,6 +8,7 @@ import {
   type ReleaseManifest,
   type StepOf,
   type Strategy,
+  type TrafficMode,
 } from './manifest';
 
 interface PresetTimings {
@@ -118,7 +119,7 @@ export function expandPlan(m: ReleaseManifest, ctx: PlanContext): PlanStep[] {
 function presetSteps(m: ReleaseManifest): PlanStep[] {
   const t = resolveTimings(m);
   const bake = (): PlanStep => ({ kind: 'bake', duration: t.bake, interval: t.interval, extension: t.bakeExtension, ...(t.bakeWindow ? { window: t.bakeWindow } : {}) });
-  const canary = (mode: 'weighted' | 'cohort', approvalEach: boolean): PlanStep[] =>
+  const canary = (mode: TrafficMode, approvalEach: boolean): PlanStep[] =>
     t.canarySteps.flatMap((percent) => [
       ...(approvalEach ? [{ kind: 'approval', reason: `raise traffic to ${percent}%` } as const] : []),
       { kind: 'setTraffic', percent, mode } as const,

@@ -2,7 +2,7 @@
 // Imports nothing but zod and siblings, so it bundles into workflow code.
 import { z } from 'zod';
 import type { GateResult } from './gates';
-import type { PlanStep } from './manifest';
+import type { PlanStep, TrafficMode } from './manifest';
 
 export const Phase = z.enum([
   'pending',
@@ -93,14 +93,32 @@ export interface ActionAck {
   message: string;
 }
 
+/**
+ * The one closed list of failure types: every ApplicationFailure the workflow and the activities throw
+ * carries one of these, and nothing else.
+ */
 export const ErrorType = z.enum([
+  /** The manifest or the workflow input is invalid; nothing was started. */
   'InvalidManifest',
+  /** An action's payload is invalid, or the action cannot be taken now. */
   'InvalidAction',
+  /** Another version of the model has a release in flight. */
   'ReleaseConflict',
+  /** The router is unreachable, refused a change, or refused the credentials. */
   'RouterUnavailable',
+  /** The router took a change but reads back something else. */
   'RouteNotVerified',
-  'BackendUnavailable',
+  /** The metrics backend is unreachable or failed. */
+  'MetricsUnavailable',
+  /** The metrics backend refused a query as malformed (a PromQL template). */
+  'BadMetricsQuery',
+  /** The registry is unreachable, failed, or refused the credentials. */
+  'RegistryUnavailable',
+  /** The registry refused a change. */
+  'RegistryRefused',
+  /** A backend answered with something its adapter cannot read. */
   'BadBackendResponse',
+  /** A model, version, alias or dataset does not exist. */
   'NotFound',
 ]);
 export type ErrorType = z.infer<typeof ErrorType>;
@@ -144,7 +162,7 @@ export interface TimelineEntry {
 export interface Traffic {
   /** Share of live traffic the candidate serves. */
   candidatePercent: number;
-  mode: 'weighted' | 'cohort';
+  mode: TrafficMode;
   /** Share of requests mirrored to the candidate, 0 when no shadow. */
   shadowSampleRate: number;
   /** The previous version is still behind the router, ready for instant rollback. */

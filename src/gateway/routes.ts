@@ -2,23 +2,11 @@
 // release or by another release. Persisted atomically (write, fsync, rename) so a restart keeps the split.
 import fs from 'node:fs';
 import { z } from 'zod';
+import { RouteSchema, type RouteSpec } from '../domain/route';
 import { writeJsonAtomic } from '../shared/atomic-file';
 
-export const RouteSchema = z
-  .object({
-    model: z.string().min(1),
-    releaseId: z.string().min(1),
-    generation: z.number().int().min(0),
-    mode: z.enum(['weighted', 'cohort']),
-    variants: z
-      .array(z.object({ version: z.string().min(1), weight: z.number().min(0).max(100) }))
-      .min(1)
-      .refine((vs) => Math.abs(vs.reduce((a, v) => a + v.weight, 0) - 100) < 1e-9, 'weights must sum to 100')
-      .refine((vs) => new Set(vs.map((v) => v.version)).size === vs.length, 'a version may appear once'),
-    shadow: z.object({ version: z.string().min(1), sampleRate: z.number().gt(0).max(1) }).nullable(),
-  })
-  .strict();
-export type Route = z.infer<typeof RouteSchema>;
+export { RouteSchema };
+export type Route = RouteSpec;
 
 export type ApplyResult = 'applied' | 'unchanged' | 'stale';
 

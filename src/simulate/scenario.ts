@@ -9,7 +9,7 @@ import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow }
 import { Duration } from '../domain/duration';
 import type { EvaluationReport, ShadowReport, VariantStats } from '../domain/gates';
 import { EvaluationScores } from '../domain/gates';
-import { formatPath } from '../domain/manifest';
+import { EvaluationMetric, formatPath } from '../domain/manifest';
 import { binomial, keyedRng, poisson, sampleVariant, type IntervalBehaviour } from './sampling';
 
 const Fraction = z.number().min(0).max(1);
@@ -62,7 +62,7 @@ export const ScenarioSchema = z
     shadow: z.array(ShadowPoint).default([]),
     /** The offline evaluation's scores. Default: the candidate slightly better. */
     evaluation: z
-      .object({ metric: z.enum(['accuracy', 'auc', 'f1', 'rmse']).default('accuracy'), samples: z.number().int().min(0).default(5_000), champion: EvaluationScores, candidate: EvaluationScores })
+      .object({ metric: EvaluationMetric.default('accuracy'), samples: z.number().int().min(0).default(5_000), champion: EvaluationScores, candidate: EvaluationScores })
       .strict()
       .optional(),
     /** How humans answer approvals: approve or reject after a delay, or never (the deadline policy applies). */

@@ -34,13 +34,14 @@ import {
   seedReference,
   type TestBudget,
 } from '../domain/judge';
-import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf } from '../domain/manifest';
+import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf, type TrafficMode } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { appendEntry, appendMeasurement, compact } from '../domain/timeline';
 import {
   AcceptedActionPayload,
   Action,
   ActionPayload,
+  ErrorType,
   ReleaseWorkflowInputSchema,
   outcomeOf,
   type ActionAck,
@@ -77,7 +78,7 @@ export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<Rele
   if (!checked.success) {
     const issues = checked.error.issues.map((i) => ({ path: i.path.length ? `input.${i.path.join('.')}` : 'input', message: i.message }));
     throw ApplicationFailure.create({
-      type: 'InvalidManifest',
+      type: ErrorType.enum.InvalidManifest,
       message: `invalid workflow input:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
       nonRetryable: true,
       details: [issues],
@@ -91,7 +92,7 @@ export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<Rele
     manifest = strict ? parseManifest(input.manifest) : parseAcceptedManifest(input.manifest);
   } catch (err) {
     if (err instanceof ManifestError) {
-      throw ApplicationFailure.create({ type: 'InvalidManifest', message: err.message, nonRetryable: true, details: [err.issues] });
+      throw ApplicationFailure.create({ type: ErrorType.enum.InvalidManifest, message: err.message, nonRetryable: true, details: [err.issues] });
     }
     throw err;
   }
@@ -173,7 +174,7 @@ class Release {
             return this.apply(action, parseAction(raw, this.sequential));
           } catch (err) {
             // An update handler's plain error would fail the workflow task; this fails only the update.
-            throw ApplicationFailure.nonRetryable(causeOf(err), 'InvalidAction');
+            throw ApplicationFailure.nonRetryable(causeOf(err), ErrorType.enum.InvalidAction);
           }
         },
         {
@@ -290,7 +291,7 @@ class Release {
       );
       this.s.champion = ctx.champion;
       if (ctx.champion === this.m.candidate) {
-        throw ApplicationFailure.nonRetryable(`${this.m.candidate} is already the champion of ${this.m.model}`, 'InvalidManifest');
+        throw ApplicationFailure.nonRetryable(`${this.m.candidate} is already the champion of ${this.m.model}`, ErrorType.enum.InvalidManifest);
       }
       this.s.plan = expandPlan(this.m, { lastRollbackAt: ctx.lastRollbackAt, now: Date.now() });
       if (this.sequential) this.s.budget = allocateBudget(this.s.plan, this.m.gates.falseRollbackRate);
@@ -466,7 +467,7 @@ class Release {
 
   private stepBudget(): TestBudget {
     const b = this.s.budget?.[this.s.stepIndex];
-    if (!b) throw ApplicationFailure.nonRetryable(`no gate budget for step ${this.s.stepIndex}`, 'InvalidManifest');
+    if (!b) throw ApplicationFailure.nonRetryable(`no gate budget for step ${this.s.stepIndex}`, ErrorType.enum.InvalidManifest);
     return b;
   }
 
@@ -731,7 +732,7 @@ class Release {
   // ------------------------------------------------------------------------------------------ side effects
 
   /** The route that serves `percent` to the candidate and the rest to the champion, which stays warm. */
-  private servedRoute(percent: number, mode: 'weighted' | 'cohort', shadow: RouteSpec['shadow']): RouteSpec {
+  private servedRoute(percent: number, mode: TrafficMode, shadow: RouteSpec['shadow']): RouteSpec {
     return {
       model: this.m.model,
       releaseId: this.s.releaseId,
