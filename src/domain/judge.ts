@@ -219,11 +219,10 @@ export function judgeCanary(
 
   // Latency: the share of the candidate's requests slower than T, against the champion's share over the
   // same interval plus one request in a hundred. T is the SLA, or the allowed regression over the
-  // champion's pooled p99 if lower. "Share over T within 1 point" is "p99 within T"; a spike
-  // both variants share raises both shares and is not the candidate's regression.
-  // T comes from the champion's latency before this interval (the hour before the step, and the looks
-  // so far), so the interval it is tested on does not choose it; only a step with no history at all
-  // falls back to this interval's.
+  // champion's p99 if lower. With a fast champion, "at most 1 point more over T" is "p99 within T"; a
+  // slowness both variants share raises both shares and is not the candidate's regression. T comes
+  // from the champion's latency before this interval (the hour before the step, and the looks so far),
+  // so the interval it is tested on does not choose it; only a step with no history falls back to it.
   const refP99 = histogramQuantile(prev.pool.histogram.length ? prev.pool.histogram : s.pool.histogram, 0.99);
   const floorMs = g.latency.minP99IncreaseMs ?? 0.1 * g.latency.p99SlaMs;
   const regressionMs = refP99 === null ? Infinity : Math.max(refP99 * (1 + g.latency.maxP99Increase), refP99 + floorMs);
