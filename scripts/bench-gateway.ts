@@ -28,9 +28,9 @@ const ROOT = path.resolve(__dirname, '..');
 const NODE = [process.execPath, '-r', '@swc-node/register'];
 
 async function modelServerRole(port: number): Promise<void> {
-  const { loadPenguins, split } = await import('../src/demo/penguins');
-  const { train } = await import('../src/demo/softmax');
-  const { serveModel } = await import('../src/demo/model-server');
+  const { loadPenguins, split } = await import('../support/demo/penguins');
+  const { train } = await import('../support/demo/softmax');
+  const { serveModel } = await import('../support/demo/model-server');
   const model = train(split(loadPenguins()).train, { features: [0, 1, 2, 3], missing: 'impute-mean' });
   await serveModel(MODEL, 'v1', model, port);
 }

@@ -1,6 +1,6 @@
 // Small helpers the benchmarks share.
 
-export { freePort } from '../src/shared/net';
+export { freePort } from '../support/net';
 
 /** Polls a URL until it answers 2xx. */
 export async function waitHttp(url: string, timeoutMs = 30_000): Promise<void> {

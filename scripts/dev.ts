@@ -3,7 +3,7 @@
 // process tree. Ctrl-C stops all of it.
 import path from 'node:path';
 import { exitOnStartupFailure, loadConfig } from '../src/config';
-import { startStack } from '../src/dev/stack';
+import { startStack } from '../support/stack';
 import { createLogger } from '../src/logger';
 import { installRuntime, runWorker } from '../src/workers/main';
 

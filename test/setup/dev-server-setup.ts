@@ -2,7 +2,7 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/constants';
 import { findTemporalServers } from '../../src/dev/servers';
-import { freePort } from '../../src/shared/net';
+import { freePort } from '../../support/net';
 
 export default async function setup(): Promise<void> {
   const servers = findTemporalServers(true);

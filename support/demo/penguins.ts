@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { seeded } from '../shared/random';
+import { seeded } from '../../src/shared/random';
 
 export const FEATURES = ['beak length (mm)', 'beak depth (mm)', 'flipper length (mm)', 'body mass (g)'] as const;
 export const SPECIES = ['Adelie', 'Chinstrap', 'Gentoo'] as const;

@@ -3,7 +3,7 @@
 // species is confirmed later by the field team: the ground truth is fed back after a delay, and the
 // gateway counts it as the business metric (a correct identification) of the version that answered.
 import type { Penguin } from './penguins';
-import { seeded } from '../shared/random';
+import { seeded } from '../../src/shared/random';
 
 export interface TrafficOptions {
   gatewayUrl: string;

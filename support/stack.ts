@@ -3,11 +3,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ALL_SEARCH_ATTRIBUTES } from '../constants';
-import { Gateway } from '../gateway/server';
-import { gatewayToken } from '../gateway/token';
-import type { Logger } from '../logger';
-import { findTemporalServers } from './servers';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
+import { Gateway } from '../src/gateway/server';
+import { gatewayToken } from '../src/gateway/token';
+import type { Logger } from '../src/logger';
+import { findTemporalServers } from '../src/dev/servers';
 
 export interface StackOptions {
   dataDir: string;
