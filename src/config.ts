@@ -2,6 +2,7 @@
 // its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
 import { z } from 'zod';
 import { TASK_QUEUE } from './constants';
+import { fieldIssues } from './domain/issues';
 
 const bool = z
   .enum(['true', 'false', '1', '0', ''])
@@ -83,7 +84,7 @@ export function exitOnStartupFailure(err: unknown): never {
 export function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv = process.env): T {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  const lines = fieldIssues(parsed.error).map((i) => `  ${i.path}: ${i.message}`);
   throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
 }
 

@@ -6,6 +6,7 @@ import { ShadowReport, VariantStats } from '../domain/gates';
 import type { MetricsProvider, RouteSpec, ShadowAnalyzer, TimeWindow, TrafficRouter } from '../activities/ports';
 import { RouteSchema } from '../gateway/routes';
 import { ErrorType } from '../domain/release';
+import { describeIssues } from '../domain/issues';
 
 export interface GatewayClientOptions {
   baseUrl: string;
@@ -48,7 +49,7 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
   private parsed<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
     const p = schema.safeParse(json);
     if (p.success) return p.data;
-    throw ApplicationFailure.retryable(`gateway ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
+    throw ApplicationFailure.retryable(`gateway ${this.base}: malformed ${what}: ${describeIssues(p.error, 'response')}`, ErrorType.enum.BadBackendResponse);
   }
 
   async apply(route: RouteSpec): Promise<void> {

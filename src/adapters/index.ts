@@ -15,6 +15,7 @@ import { MlflowRegistry } from './mlflow';
 import { LogAndWebhookNotifier } from './notifier';
 import { PrometheusMetrics, QueryTemplates } from './prometheus';
 import { OipEvaluator } from './oip-evaluator';
+import { describeIssues } from '../domain/issues';
 
 export function buildPorts(config: WorkerConfig, logger: Logger): Ports {
   const gateway = new GatewayClient({ baseUrl: config.gateway.url, adminToken: config.gateway.adminToken ?? gatewayToken(config.dataDir) });
@@ -40,6 +41,6 @@ function promQueries(file: string | undefined): QueryTemplates | undefined {
     throw new Error(`PROMETHEUS_QUERIES: cannot read ${file}: ${(err as Error).message}`);
   }
   const p = QueryTemplates.safeParse(json);
-  if (!p.success) throw new Error(`PROMETHEUS_QUERIES: ${file}: ${p.error.issues.map((i) => `${i.path.join('.') || (i as { keys?: string[] }).keys?.join(',')}: ${i.message}`).join('; ')}`);
+  if (!p.success) throw new Error(`PROMETHEUS_QUERIES: ${file}: ${describeIssues(p.error, 'file')}`);
   return p.data;
 }

@@ -6,6 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { ModelRegistry, ReleaseOutcomeRecord } from '../activities/ports';
 import { ErrorType } from '../domain/release';
+import { describeIssues } from '../domain/issues';
 
 export interface MlflowOptions {
   /** Tracking server, e.g. http://mlflow:5000 (MLFLOW_TRACKING_URI). */
@@ -99,7 +100,7 @@ export class MlflowRegistry implements ModelRegistry {
   private parsed<T>(schema: z.ZodType<T>, json: unknown, what: string): T {
     const p = schema.safeParse(json);
     if (p.success) return p.data;
-    throw ApplicationFailure.retryable(`mlflow ${this.base}: malformed ${what}: ${p.error.issues[0]?.path.join('.')}: ${p.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
+    throw ApplicationFailure.retryable(`mlflow ${this.base}: malformed ${what}: ${describeIssues(p.error, 'response')}`, ErrorType.enum.BadBackendResponse);
   }
 
   /** The registered model, or null when MLflow does not know it. */

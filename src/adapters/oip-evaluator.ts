@@ -11,6 +11,7 @@ import type { Evaluator } from '../activities/ports';
 import type { EvaluationMetric } from '../domain/manifest';
 import { fetchModel } from '../shared/http';
 import { ErrorType } from '../domain/release';
+import { describeIssues } from '../domain/issues';
 
 const Row = z.object({
   inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
@@ -46,7 +47,7 @@ export class OipEvaluator implements Evaluator {
     const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
     return lines.map((l, i) => {
       const r = Row.safeParse(JSON.parse(l));
-      if (!r.success) throw ApplicationFailure.nonRetryable(`${file}:${i + 1}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`, ErrorType.enum.BadBackendResponse);
+      if (!r.success) throw ApplicationFailure.nonRetryable(`${file}:${i + 1}: ${describeIssues(r.error, 'row')}`, ErrorType.enum.BadBackendResponse);
       return r.data;
     });
   }

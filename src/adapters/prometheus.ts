@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { MetricsProvider, TimeWindow } from '../activities/ports';
 import type { VariantStats } from '../domain/gates';
 import { ErrorType } from '../domain/release';
+import { describeIssues } from '../domain/issues';
 
 export const QueryTemplates = z
   .object({
@@ -91,10 +92,9 @@ export class PrometheusMetrics implements MetricsProvider {
     }
     const parsed = ApiResponse.safeParse(json);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
       throw ApplicationFailure.retryable(
-        `prometheus ${this.base}: malformed answer (${r.status}) to ${promql}: ${issue?.path.join('.')}: ${issue?.message}`,
-        'BadBackendResponse',
+        `prometheus ${this.base}: malformed answer (${r.status}) to ${promql}: ${describeIssues(parsed.error, 'response')}`,
+        ErrorType.enum.BadBackendResponse,
       );
     }
     if (parsed.data.status === 'error') {

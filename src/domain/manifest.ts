@@ -4,6 +4,7 @@
 // Defaults are the domain's standard release (shared/DOMAIN.md); every one can be overridden per release.
 import { z } from 'zod';
 import { Duration, Interval } from './duration';
+import { fieldIssues, formatPath } from './issues';
 
 export const Strategy = z.enum(['standard', 'high-stakes', 'blue-green', 'cohort']);
 export type Strategy = z.infer<typeof Strategy>;
@@ -370,9 +371,7 @@ export class ManifestError extends Error {
   }
 }
 
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('');
-}
+export { formatPath };
 
 /**
  * For a release started before every object became strict: unknown keys are dropped, as the schema did
@@ -395,12 +394,5 @@ export function parseAcceptedManifest(raw: unknown): ReleaseManifest {
 export function parseManifest(raw: unknown): ReleaseManifest {
   const parsed = ReleaseManifestSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  throw new ManifestError(
-    parsed.error.issues.flatMap((i) =>
-      // An unknown key is named by its own path, so a typo points at itself.
-      i.code === 'unrecognized_keys'
-        ? i.keys.map((k) => ({ path: formatPath([...i.path, k]), message: 'unknown field' }))
-        : [{ path: formatPath(i.path), message: i.message }],
-    ),
-  );
+  throw new ManifestError(fieldIssues(parsed.error));
 }

@@ -6,6 +6,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
+import { describeIssues } from '../domain/issues';
 import { fetchModel } from '../shared/http';
 
 export interface GatewayOptions {
@@ -319,7 +320,7 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  throw new HttpError(400, r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  throw new HttpError(400, describeIssues(r.error, 'body'));
 }
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {

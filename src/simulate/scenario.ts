@@ -9,7 +9,8 @@ import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow }
 import { Duration } from '../domain/duration';
 import type { EvaluationReport, ShadowReport, VariantStats } from '../domain/gates';
 import { EvaluationScores } from '../domain/gates';
-import { EvaluationMetric, formatPath } from '../domain/manifest';
+import { fieldIssues } from '../domain/issues';
+import { EvaluationMetric } from '../domain/manifest';
 import { binomial, keyedRng, poisson, sampleVariant, type IntervalBehaviour } from './sampling';
 
 const Fraction = z.number().min(0).max(1);
@@ -81,11 +82,7 @@ export class ScenarioError extends Error {
 export function parseScenario(raw: unknown): Scenario {
   const p = ScenarioSchema.safeParse(raw);
   if (p.success) return p.data;
-  throw new ScenarioError(
-    `invalid metric scenario:\n${p.error.issues
-      .flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `  ${formatPath([...i.path, k])}: unknown field`) : [`  ${formatPath(i.path) || '(root)'}: ${i.message}`]))
-      .join('\n')}`,
-  );
+  throw new ScenarioError(`invalid metric scenario:\n${fieldIssues(p.error).map((i) => `  ${i.path || '(root)'}: ${i.message}`).join('\n')}`);
 }
 
 const HEALTHY = { errorRate: 0.01, successRate: 0.3, outcomeRate: 1, p99Ms: 80, p50Ms: 0 };

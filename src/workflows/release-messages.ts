@@ -1,5 +1,6 @@
 // The release's messages: what the CLI, the client, the simulator and the `temporal` CLI send and ask.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { describeIssues } from '../domain/issues';
 import { AcceptedActionPayload, ActionPayload, type Action, type ActionAck, type ActionPayloadInput, type ReleaseStatus } from '../domain/release';
 
 /** Signals: plain JSON payloads `{"by": "...", "reason": "..."}`, for the official `temporal` CLI. */
@@ -28,5 +29,5 @@ export const statusQuery = defineQuery<ReleaseStatus>('status');
 export function parseAction(raw: unknown, strict: boolean): ActionPayload {
   const parsed = (strict ? ActionPayload : AcceptedActionPayload).safeParse(raw);
   if (parsed.success) return parsed.data;
-  throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+  throw new Error(describeIssues(parsed.error, 'payload'));
 }

@@ -36,6 +36,7 @@ import {
 } from '../domain/judge';
 import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf, type TrafficMode } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
+import { describeIssues, fieldIssues } from '../domain/issues';
 import { appendEntry, appendMeasurement, compact } from '../domain/timeline';
 import {
   AcceptedActionPayload,
@@ -76,7 +77,7 @@ export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-sta
 export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<ReleaseResult> {
   const checked = ReleaseWorkflowInputSchema.safeParse(input);
   if (!checked.success) {
-    const issues = checked.error.issues.map((i) => ({ path: i.path.length ? `input.${i.path.join('.')}` : 'input', message: i.message }));
+    const issues = fieldIssues(checked.error).map((i) => ({ path: i.path ? `input.${i.path}` : 'input', message: i.message }));
     throw ApplicationFailure.create({
       type: ErrorType.enum.InvalidManifest,
       message: `invalid workflow input:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`,
@@ -152,8 +153,7 @@ class Release {
         try {
           const parsed = (this.sequential ? ActionPayload : AcceptedActionPayload).safeParse(raw);
           if (!parsed.success) {
-            const issue = parsed.error.issues[0];
-            this.note({ type: 'action-ignored', message: `${action} ignored: ${issue?.path.join('.') || 'payload'}: ${issue?.message}` });
+            this.note({ type: 'action-ignored', message: `${action} ignored: ${describeIssues(parsed.error, 'payload')}` });
             return;
           }
           const refusal = this.refusal(action, parsed.data);

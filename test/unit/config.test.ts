@@ -18,7 +18,7 @@ describe('worker configuration', () => {
     const c = loadConfig({ NOTIFY_WEBHOOKS: 'https://hooks.example/a, https://hooks.example/b' });
     expect(c.notifyWebhooks).toEqual(['https://hooks.example/a', 'https://hooks.example/b']);
     expect(c.gateway.url).toBe('http://127.0.0.1:8100');
-    expect(() => loadConfig({ NOTIFY_WEBHOOKS: 'not a url' })).toThrow(/NOTIFY_WEBHOOKS\.0/);
+    expect(() => loadConfig({ NOTIFY_WEBHOOKS: 'not a url' })).toThrow(/NOTIFY_WEBHOOKS\[0\]: Invalid URL/);
     expect(() => loadConfig({ GATEWAY_URL: 'nope' })).toThrow(/GATEWAY_URL/);
   });
   it('chooses Prometheus and MLflow only when their URLs are set, naming a bad one', () => {
