@@ -6,7 +6,6 @@ import { psiGate, type GateName, type GateOutcome, type GateResult, type ShadowR
 import { DEFAULT_WATCH_HOLDBACK, type Gates, type PlanStep } from './manifest';
 import {
   NO_EVIDENCE,
-  W_CUMULATIVE,
   alwaysValidPValue,
   binomialIncrement,
   detectableExcess,
@@ -448,6 +447,3 @@ export function judgeShadow(prev: ShadowJudgeState, r: ShadowReport, g: Gates, b
   ];
   return { state, results };
 }
-
-/** The share of a test's alpha the first-look mixture spends (for the README and the evidence). */
-export const CUMULATIVE_SHARE = W_CUMULATIVE;

@@ -120,8 +120,8 @@ export function intervalBehaviour(s: Scenario, segs: Series, from: number, to: n
   let successes = 0;
   let p99 = 0;
   let p50 = 0;
-  for (const { b, ms } of overlaps(segs, from, to)) {
-    const mid = Math.max(from, to - ms) + ms / 2;
+  for (const { b, start, ms } of overlaps(segs, from, to)) {
+    const mid = start + ms / 2;
     const n = perMs * ms;
     requests += n;
     errors += n * Math.min(1, b.errorRate * cycleFactor(s, 'errorRate', mid));
@@ -159,10 +159,13 @@ export function segments<T extends object>(points: ({ at: number } & Partial<T>)
   return out;
 }
 
-/** The parts of [from, to) (ms since the start) each segment covers, with their lengths. */
-export function overlaps<T>(segs: { at: number; b: T }[], from: number, to: number): { b: T; ms: number }[] {
+/** The parts of [from, to) (ms since the start) each segment covers, with where they start and their lengths. */
+export function overlaps<T>(segs: { at: number; b: T }[], from: number, to: number): { b: T; start: number; ms: number }[] {
   return segs
-    .map((seg, i) => ({ b: seg.b, ms: Math.min(to, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity) - Math.max(from, seg.at) }))
+    .map((seg, i) => {
+      const start = Math.max(from, seg.at);
+      return { b: seg.b, start, ms: Math.min(to, (segs[i + 1] as { at: number } | undefined)?.at ?? Infinity) - start };
+    })
     .filter((o) => o.ms > 0);
 }
 
