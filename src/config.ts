@@ -1,5 +1,5 @@
-// Configuration from the environment: one schema per process (the worker's here, the gateway's beside
-// its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
+// Configuration from the environment: one schema per process (the worker's and the CLI's here, the
+// gateway's beside its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
 import { z } from 'zod';
 import { TASK_QUEUE } from './constants';
 import { fieldIssues } from './domain/issues';
@@ -16,7 +16,8 @@ export const CommonEnv = {
   MODEL_ROLLOUT_DATA_DIR: z.string().min(1).default('./data'),
 };
 
-export const WorkerEnvSchema = z.object({
+/** How every process reaches Temporal: the worker, and the CLI (where a flag may override each). */
+export const TemporalEnv = {
   /** Temporal frontend address. Default `localhost:7233`. */
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').default('localhost:7233'),
   /** Temporal namespace. Default `default`. */
@@ -27,6 +28,22 @@ export const WorkerEnvSchema = z.object({
   TEMPORAL_TLS: bool.default(false),
   /** API key for Temporal Cloud. Default none. */
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+};
+
+export type TemporalConnectionConfig = Readonly<{ address: string; namespace: string; taskQueue: string; tls: boolean; apiKey?: string }>;
+
+function temporalConnection(e: z.infer<z.ZodObject<typeof TemporalEnv>>): TemporalConnectionConfig {
+  return Object.freeze({
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
+    apiKey: e.TEMPORAL_API_KEY,
+  });
+}
+
+export const WorkerEnvSchema = z.object({
+  ...TemporalEnv,
   ...CommonEnv,
   /** The embedded gateway (traffic router, metrics, shadow analysis). Default `http://127.0.0.1:8100`. */
   GATEWAY_URL: z.url().default('http://127.0.0.1:8100'),
@@ -54,7 +71,7 @@ export const WorkerEnvSchema = z.object({
 });
 
 export type WorkerConfig = Readonly<{
-  temporal: Readonly<{ address: string; namespace: string; taskQueue: string; tls: boolean; apiKey?: string }>;
+  temporal: TemporalConnectionConfig;
   logLevel: z.infer<typeof WorkerEnvSchema>['LOG_LEVEL'];
   dataDir: string;
   gateway: Readonly<{ url: string; adminToken?: string }>;
@@ -92,13 +109,7 @@ export function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv = proce
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parseEnv(WorkerEnvSchema, env);
   return Object.freeze({
-    temporal: Object.freeze({
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TEMPORAL_TASK_QUEUE,
-      tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
-      apiKey: e.TEMPORAL_API_KEY,
-    }),
+    temporal: temporalConnection(e),
     logLevel: e.LOG_LEVEL,
     dataDir: e.MODEL_ROLLOUT_DATA_DIR,
     gateway: Object.freeze({ url: e.GATEWAY_URL, adminToken: e.GATEWAY_ADMIN_TOKEN }),
@@ -108,4 +119,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
       ? Object.freeze({ url: e.MLFLOW_TRACKING_URI, token: e.MLFLOW_TRACKING_TOKEN, username: e.MLFLOW_TRACKING_USERNAME, password: e.MLFLOW_TRACKING_PASSWORD })
       : null,
   });
+}
+
+/** The CLI's variables: Temporal's, where its links point, who acts. A flag overrides its variable. */
+export const CliEnvSchema = z.object({
+  ...TemporalEnv,
+  /** The Temporal Web UI, for links. Default `http://localhost:8233`. */
+  TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8233').transform((u) => u.replace(/\/$/, '')),
+  /** Who acts (approve, reject, start …). Default: the login name. */
+  ROLLOUT_ACTOR: z.string().trim().min(1).optional(),
+  /** Print stacks of unexpected errors. Default false. */
+  ROLLOUT_DEBUG: bool.default(false),
+  /** The time-skipping test server's executable, for `rollout simulate`. Default: found by scripts/temporal-servers.sh in a checkout. */
+  TEMPORAL_TEST_SERVER_PATH: z.string().min(1).optional(),
+});
+
+export type CliConfig = Readonly<{
+  temporal: TemporalConnectionConfig;
+  uiUrl: string;
+  actor?: string;
+  debug: boolean;
+  testServerPath?: string;
+}>;
+
+/** CLI flags that stand for a variable, by the variable's name; they win over the environment. */
+export type CliOverrides = Partial<Record<keyof z.infer<typeof CliEnvSchema>, string>>;
+
+/**
+ * The CLI's configuration: the environment with the command's flags laid over it. Empty variables count
+ * as unset, as a shell's `VAR= rollout …` means. A bad value throws ConfigError naming the variable.
+ */
+export function loadCliConfig(env: NodeJS.ProcessEnv = process.env, overrides: CliOverrides = {}): CliConfig {
+  const merged: Record<string, string | undefined> = {};
+  for (const k of Object.keys(CliEnvSchema.shape)) merged[k] = env[k] === '' ? undefined : env[k];
+  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
+  const e = parseEnv(CliEnvSchema, merged);
+  return Object.freeze({ temporal: temporalConnection(e), uiUrl: e.TEMPORAL_UI_URL, actor: e.ROLLOUT_ACTOR, debug: e.ROLLOUT_DEBUG, testServerPath: e.TEMPORAL_TEST_SERVER_PATH });
 }

@@ -1,16 +1,18 @@
-// `rollout`: the release engine's command line, for CI and for humans. Every command takes --help and
-// --json; connection options come from flags or the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-// TEMPORAL_TLS, TEMPORAL_API_KEY, TEMPORAL_TASK_QUEUE, TEMPORAL_UI_URL). Exit codes tell CI the outcome.
+// `rollout`: the release engine's command line, for CI and for humans. Commands, options and help come
+// from one definition (commander); connection settings are the config schema's (src/config.ts), a flag
+// overriding its variable. Every command takes --help and --json. Exit codes tell CI the outcome.
 import fs from 'node:fs';
 import os from 'node:os';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { actionsFromHistory } from '../client/actions-history';
 import { followRelease, formatEntry } from '../client/progress';
 import { ReleaseConflictError, startRelease } from '../client/releases';
-import { TASK_QUEUE, releaseWorkflowId } from '../constants';
+import { ConfigError, loadCliConfig, type CliConfig } from '../config';
+import { releaseWorkflowId } from '../constants';
 import { ManifestError, parseManifest } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { Action, type Outcome, type ReleaseStatus } from '../domain/release';
@@ -44,26 +46,6 @@ class CliError extends Error {
   }
 }
 
-const CONNECTION_OPTIONS = {
-  address: { type: 'string' },
-  namespace: { type: 'string' },
-  tls: { type: 'boolean' },
-  'api-key': { type: 'string' },
-  'task-queue': { type: 'string' },
-  'ui-url': { type: 'string' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const satisfies ParseArgsConfig['options'];
-
-const CONNECTION_HELP = `Connection (flags, or the environment):
-  --address host:port   TEMPORAL_ADDRESS      (localhost:7233)
-  --namespace NAME      TEMPORAL_NAMESPACE    (default)
-  --tls                 TEMPORAL_TLS=true     (implied by an API key)
-  --api-key KEY         TEMPORAL_API_KEY      (Temporal Cloud)
-  --task-queue NAME     TEMPORAL_TASK_QUEUE   (model-rollout)
-  --ui-url URL          TEMPORAL_UI_URL       (http://localhost:8233), for links
-  --json                machine-readable output on stdout`;
-
 const EXIT_HELP = `Exit codes:
   0 promoted (or the command succeeded)     10 rolled back automatically   11 rejected
   12 aborted                                13 failed (an error in the release)
@@ -71,116 +53,66 @@ const EXIT_HELP = `Exit codes:
   1 unexpected error   2 invalid input   3 Temporal unreachable   4 release not found
   5 refused (by the workflow: wrong approver or phase; another version in flight)`;
 
-const HELP: Record<string, string> = {
-  main: `rollout — durable model releases on Temporal
-
-Usage: rollout <command> [options]
-
-Commands:
-  validate -f FILE                   check a manifest, print the expanded plan
-  start -f FILE [--wait] [--until approval|done] [--as WHO]
-                                     start a release (idempotent for the same model and version)
-  status ID                          where a release is, from its own query
-  list [--model M] [--phase P] [--all]
-                                     releases in flight (or all, --all) from Temporal's visibility
-  watch ID                           live view until the release ends
-  approve|reject|abort|pause|resume|promote ID --reason TEXT [--as WHO]
-                                     act on a release; accepted or refused on the spot
-  history ID [--format md|json]      the audit record
-  simulate -f FILE --metrics SCENARIO [--seed S] [--runs N]
-                                     play the policy against a metric scenario, time-skipped;
-                                     with --runs, its operating characteristics by Monte Carlo
-
-ID is a model name or a release ID (release/<model>). Run "rollout <command> --help" for details.
-
-${CONNECTION_HELP}
-
-${EXIT_HELP}
-`,
-  validate: `Usage: rollout validate -f FILE [--json]
-
-Parses the manifest (YAML or JSON). Errors name each field's path; exit 2. On success prints the plan the
-release will run (a final approval may be added at start if the model was rolled back recently).`,
-  start: `Usage: rollout start -f FILE [--wait] [--until approval|done] [--as WHO] [--json]
-
-Starts the release. Starting the same model and version again returns the release in flight; another
-version of a model with a release in flight is refused (exit 5). Prints the release ID and its Web UI link.
-  --wait              follow the release, printing each event, and exit with its outcome's code
-  --until approval    with --wait: stop at the first pending approval (exit 20), or the outcome
-  --until done        with --wait: until the outcome (default)
-  --as WHO            who requests it (ROLLOUT_ACTOR, else your login name)
-
-${EXIT_HELP}`,
-  status: `Usage: rollout status ID [--json]
-
-The release's state from its status query: phase, traffic, gates, pending approval, rollback.`,
-  list: `Usage: rollout list [--model M] [--phase P] [--all] [--json]
-
-Releases in flight (all releases with --all), newest first, from Temporal's visibility.`,
-  watch: `Usage: rollout watch ID [--interval SECONDS]
-
-A live view, redrawn every second: phase and plan, a bar for the traffic split, each gate's latest
-measurement against its threshold, the pending approval and its deadline, a countdown to the next step.
-Exits when the release ends, with its outcome's code. With --json, prints one status per line on change.`,
-  action: `Usage: rollout approve|reject|abort|pause|resume|promote ID --reason TEXT [--as WHO] [--json]
-
-Sends the action as a workflow update: the answer is immediate. Refused (exit 5) with the workflow's
-reason when the release is not in a phase that takes it, or when WHO is not among its approvers (for
-approve, reject) or promoters (for promote). WHO comes from --as, else ROLLOUT_ACTOR, else your login.`,
-  history: `Usage: rollout history ID [--format md|json]
-
-The audit record: every action with who, when and why; every gate measurement with its evidence; every
-rollback with its trigger. Markdown suits a compliance ticket.`,
-  simulate: `Usage: rollout simulate -f FILE --metrics SCENARIO [--seed S] [--runs N [--policy P]] [--json]
-
-Runs the real release workflow under Temporal's time-skipping test server against a metric scenario and
-prints each decision at its policy time: "what would this policy do?". Exit code as for an outcome.
-Every measurement carries sampling noise (counts drawn from their distributions, latency from a
-log-normal); one seed always gives the same run.
-  --seed S          the noise's seed (default 1)
-  --runs N          N releases by Monte Carlo instead of one through Temporal: the policy's operating
-                    characteristics (P(promoted), P(rolled back), P(held), detection delay after the
-                    candidate's first change, and where rollbacks happened). The gates and step rules
-                    are the workflow's own functions. Exit 0.
-  --policy P        with --runs: sequential (the gates of releases started today, default) or
-                    fixed-horizon (the per-look z-tests of releases started before), for comparison
+const SCENARIO_HELP = `
 Scenario (JSON or YAML): requestsPerMinute; champion and candidate, lists of {at, errorRate, successRate,
 outcomeRate, p99Ms, p50Ms} from which each variant behaves so; dailyCycle {amplitude, peakAt, metrics};
 shadow, a list of {at, divergenceRate, psi}; evaluation (the offline scores); approvals {decision:
-approve|reject|never, after, by}.`,
-};
+approve|reject|never, after, by}.`;
 
-type Flags = Record<string, string | boolean | undefined>;
-
-function parse(argv: string[], options: ParseArgsConfig['options']): { flags: Flags; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true });
-    return { flags: values as Flags, positionals };
-  } catch (err) {
-    throw new CliError(`${(err as Error).message}`, EXIT.invalid);
-  }
+/** Options every command takes. */
+interface OutputFlags {
+  json?: boolean;
 }
 
-function env(name: string): string | undefined {
-  const v = process.env[name];
-  return v === undefined || v === '' ? undefined : v;
+/** Options of the commands that talk to Temporal; each stands for a variable of the CLI's config schema. */
+interface ConnectionFlags extends OutputFlags {
+  address?: string;
+  namespace?: string;
+  tls?: boolean;
+  apiKey?: string;
+  taskQueue?: string;
+  uiUrl?: string;
+  as?: string;
+}
+
+const FLAG_OF: Record<string, string> = {
+  TEMPORAL_ADDRESS: '--address',
+  TEMPORAL_NAMESPACE: '--namespace',
+  TEMPORAL_TLS: '--tls',
+  TEMPORAL_API_KEY: '--api-key',
+  TEMPORAL_TASK_QUEUE: '--task-queue',
+  TEMPORAL_UI_URL: '--ui-url',
+  ROLLOUT_ACTOR: '--as',
+};
+
+/** The CLI's configuration for this command: the environment, with its flags laid over. */
+function configOf(flags: ConnectionFlags): CliConfig {
+  try {
+    return loadCliConfig(process.env, {
+      TEMPORAL_ADDRESS: flags.address,
+      TEMPORAL_NAMESPACE: flags.namespace,
+      TEMPORAL_TLS: flags.tls ? 'true' : undefined,
+      TEMPORAL_API_KEY: flags.apiKey,
+      TEMPORAL_TASK_QUEUE: flags.taskQueue,
+      TEMPORAL_UI_URL: flags.uiUrl,
+      ROLLOUT_ACTOR: flags.as,
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Name the flag beside its variable: the user may have set either.
+    throw new CliError(err.message.replace(/^( {2})([A-Z_]+):/gm, (_, pad: string, v: string) => `${pad}${v}${FLAG_OF[v] ? ` (${FLAG_OF[v]})` : ''}:`), EXIT.invalid);
+  }
 }
 
 interface Conn {
   client: Client;
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  uiUrl: string;
+  config: CliConfig;
   close(): Promise<void>;
 }
 
-async function connect(flags: Flags): Promise<Conn> {
-  const address = (flags.address as string | undefined) ?? env('TEMPORAL_ADDRESS') ?? 'localhost:7233';
-  const namespace = (flags.namespace as string | undefined) ?? env('TEMPORAL_NAMESPACE') ?? 'default';
-  const apiKey = (flags['api-key'] as string | undefined) ?? env('TEMPORAL_API_KEY');
-  const tls = Boolean(flags.tls) || ['1', 'true'].includes(env('TEMPORAL_TLS') ?? '') || apiKey !== undefined;
-  if (!/^[^\s:]+:\d{1,5}$/.test(address)) throw new CliError(`--address: expected host:port, got "${address}"`, EXIT.invalid);
+async function connect(flags: ConnectionFlags): Promise<Conn> {
+  const config = configOf(flags);
+  const { address, tls, apiKey, namespace } = config.temporal;
   let connection: Connection;
   try {
     connection = await Connection.connect({ address, tls: tls || undefined, apiKey, connectTimeout: '5s' });
@@ -189,14 +121,7 @@ async function connect(flags: Flags): Promise<Conn> {
   } catch (err) {
     throw new CliError(`cannot reach Temporal at ${address}${tls ? ' (TLS)' : ''}: ${firstLine(err)}`, EXIT.unreachable);
   }
-  return {
-    client: new Client({ connection, namespace }),
-    address,
-    namespace,
-    taskQueue: (flags['task-queue'] as string | undefined) ?? env('TEMPORAL_TASK_QUEUE') ?? TASK_QUEUE,
-    uiUrl: ((flags['ui-url'] as string | undefined) ?? env('TEMPORAL_UI_URL') ?? 'http://localhost:8233').replace(/\/$/, ''),
-    close: () => connection.close(),
-  };
+  return { client: new Client({ connection, namespace }), config, close: () => connection.close() };
 }
 
 function firstLine(err: unknown): string {
@@ -204,8 +129,9 @@ function firstLine(err: unknown): string {
 }
 
 const workflowIdOf = (id: string) => (id.startsWith('release/') ? id : releaseWorkflowId(id));
-const actor = (flags: Flags) => (flags.as as string | undefined) ?? env('ROLLOUT_ACTOR') ?? os.userInfo().username;
-const uiLink = (c: Conn, workflowId: string, runId?: string) => `${c.uiUrl}/namespaces/${encodeURIComponent(c.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}`;
+const actorOf = (config: CliConfig) => config.actor ?? os.userInfo().username;
+const uiLink = (c: Conn, workflowId: string, runId?: string) =>
+  `${c.config.uiUrl}/namespaces/${encodeURIComponent(c.config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}`;
 
 function readDocument(file: string | undefined, flag: string): unknown {
   if (!file) throw new CliError(`${flag}: a file is required`, EXIT.invalid);
@@ -222,12 +148,12 @@ function readDocument(file: string | undefined, flag: string): unknown {
   }
 }
 
-function print(flags: Flags, human: string, json: unknown): void {
+function print(flags: OutputFlags, human: string, json: unknown): void {
   process.stdout.write(flags.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
 }
 
 /** Connects, runs the command, and closes the connection whatever happens. */
-async function withConnection<T>(flags: Flags, fn: (c: Conn) => Promise<T>): Promise<T> {
+async function withConnection<T>(flags: ConnectionFlags, fn: (c: Conn) => Promise<T>): Promise<T> {
   const c = await connect(flags);
   try {
     return await fn(c);
@@ -249,7 +175,7 @@ async function findRelease(c: Conn, id: string): Promise<FoundRelease> {
   try {
     return { handle, execution: (await handle.describe()).status.name };
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no release ${workflowId} in namespace ${c.namespace}`, EXIT.notFound);
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no release ${workflowId} in namespace ${c.config.temporal.namespace}`, EXIT.notFound);
     throw err;
   }
 }
@@ -262,10 +188,8 @@ async function statusOf({ handle, execution }: FoundRelease): Promise<ReleaseSta
 
 // ------------------------------------------------------------------------------------------- commands
 
-async function validate(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, { file: { type: 'string', short: 'f' } });
-  if (flags.help) return help('validate');
-  const raw = readDocument(flags.file as string | undefined, '-f');
+async function validate(flags: OutputFlags & { file?: string }): Promise<number> {
+  const raw = readDocument(flags.file, '-f');
   const m = parseManifest(raw);
   const plan = expandPlan(m, { lastRollbackAt: null, now: Date.now() });
   print(flags, [`${m.model} ${m.candidate}: valid (${m.plan ? 'custom plan' : m.strategy}, blast radius ${m.blastRadius})`, ...plan.map((s, i) => `  ${i + 1}. ${describeStep(s)}`)].join('\n'), {
@@ -277,15 +201,13 @@ async function validate(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-async function start(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, { file: { type: 'string', short: 'f' }, wait: { type: 'boolean', default: false }, until: { type: 'string' }, as: { type: 'string' } });
-  if (flags.help) return help('start');
-  const until = (flags.until as string | undefined) ?? 'done';
+async function start(flags: ConnectionFlags & { file?: string; wait?: boolean; until: string }): Promise<number> {
+  const { until } = flags;
   if (!['approval', 'done'].includes(until)) throw new CliError(`--until: expected approval or done, got "${until}"`, EXIT.invalid);
-  const raw = readDocument(flags.file as string | undefined, '-f');
+  const raw = readDocument(flags.file, '-f');
   parseManifest(raw); // invalid input stops here, before any connection
   return withConnection(flags, async (c) => {
-    const started = await startRelease(c.client, raw, { requestedBy: actor(flags), taskQueue: c.taskQueue }).catch((err: unknown) => {
+    const started = await startRelease(c.client, raw, { requestedBy: actorOf(c.config), taskQueue: c.config.temporal.taskQueue }).catch((err: unknown) => {
       throw err instanceof ReleaseConflictError ? new CliError(err.message, EXIT.refused) : err;
     });
     const link = uiLink(c, started.workflowId, started.runId);
@@ -309,10 +231,7 @@ async function start(argv: string[]): Promise<number> {
   });
 }
 
-async function status(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, {});
-  if (flags.help) return help('status');
-  const id = requireId(positionals);
+async function status(id: string, flags: ConnectionFlags): Promise<number> {
   return withConnection(flags, async (c) => {
     const s = await statusOf(await findRelease(c, id));
     print(flags, renderStatus(s), s);
@@ -320,14 +239,12 @@ async function status(argv: string[]): Promise<number> {
   });
 }
 
-async function list(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, { model: { type: 'string' }, phase: { type: 'string' }, all: { type: 'boolean', default: false } });
-  if (flags.help) return help('list');
+async function list(flags: ConnectionFlags & { model?: string; phase?: string; all?: boolean }): Promise<number> {
   const q = [`WorkflowType = 'releaseWorkflow'`];
   if (!flags.all) q.push(`ExecutionStatus = 'Running'`);
   const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
-  if (flags.model) q.push(`RolloutModel = ${quote(flags.model as string)}`);
-  if (flags.phase) q.push(`RolloutPhase = ${quote(flags.phase as string)}`);
+  if (flags.model) q.push(`RolloutModel = ${quote(flags.model)}`);
+  if (flags.phase) q.push(`RolloutPhase = ${quote(flags.phase)}`);
   return withConnection(flags, async (c) => {
     const rows: { workflowId: string; runId: string; status: string; model?: string; candidate?: string; champion?: string; phase?: string; trafficPercent?: number; startTime: string }[] = [];
     for await (const w of c.client.workflow.list({ query: q.join(' AND ') })) {
@@ -357,10 +274,7 @@ async function list(argv: string[]): Promise<number> {
   });
 }
 
-async function watch(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, { interval: { type: 'string', default: '1' } });
-  if (flags.help) return help('watch');
-  const id = requireId(positionals);
+async function watch(id: string, flags: ConnectionFlags & { interval: string }): Promise<number> {
   const intervalMs = Number(flags.interval) * 1000;
   if (!(intervalMs >= 100)) throw new CliError(`--interval: expected seconds ≥ 0.1, got "${flags.interval}"`, EXIT.invalid);
   return withConnection(flags, async (c) => {
@@ -393,14 +307,11 @@ async function watch(argv: string[]): Promise<number> {
   });
 }
 
-async function act(action: Action, argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, { reason: { type: 'string' }, as: { type: 'string' } });
-  if (flags.help) return help('action');
-  const id = requireId(positionals);
-  const by = actor(flags);
-  const reason = (flags.reason as string | undefined) ?? '';
+async function act(action: Action, id: string, flags: ConnectionFlags & { reason?: string }): Promise<number> {
+  const reason = flags.reason ?? '';
   if (!reason.trim() && action !== 'resume') throw new CliError(`--reason: say why (it is recorded with who did it)`, EXIT.invalid);
   return withConnection(flags, async (c) => {
+    const by = actorOf(c.config);
     const { handle } = await findRelease(c, id);
     try {
       const ack = await handle.executeUpdate(actionUpdates[action], { args: [{ by, reason }] });
@@ -420,11 +331,8 @@ async function act(action: Action, argv: string[]): Promise<number> {
   });
 }
 
-async function history(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, { format: { type: 'string', default: 'md' } });
-  if (flags.help) return help('history');
-  const id = requireId(positionals);
-  const format = flags.json ? 'json' : (flags.format as string);
+async function history(id: string, flags: ConnectionFlags & { format: string }): Promise<number> {
+  const format = flags.json ? 'json' : flags.format;
   if (!['md', 'json'].includes(format)) throw new CliError(`--format: expected md or json, got "${format}"`, EXIT.invalid);
   return withConnection(flags, async (c) => {
     const found = await findRelease(c, id);
@@ -436,30 +344,29 @@ async function history(argv: string[]): Promise<number> {
   });
 }
 
-function integerFlag(flags: Flags, name: string, fallback: number, min: number, max: number): number {
-  const text = flags[name] as string | undefined;
+function integerFlag(text: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`--${name}: expected a whole number from ${min} to ${max}, got "${text}"`, EXIT.invalid);
   return n;
 }
 
-async function simulateCommand(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, {
-    file: { type: 'string', short: 'f' },
-    metrics: { type: 'string', short: 'm' },
-    seed: { type: 'string' },
-    runs: { type: 'string' },
-    policy: { type: 'string' },
-  });
-  if (flags.help) return help('simulate');
-  const raw = readDocument(flags.file as string | undefined, '-f');
+interface SimulateFlags extends OutputFlags {
+  file?: string;
+  metrics?: string;
+  seed?: string;
+  runs?: string;
+  policy?: string;
+}
+
+async function simulateCommand(flags: SimulateFlags): Promise<number> {
+  const raw = readDocument(flags.file, '-f');
   const manifest = parseManifest(raw);
-  const scenario = parseScenario(readDocument(flags.metrics as string | undefined, '--metrics'));
-  const seed = integerFlag(flags, 'seed', 1, 0, 2 ** 31 - 1);
+  const scenario = parseScenario(readDocument(flags.metrics, '--metrics'));
+  const seed = integerFlag(flags.seed, 'seed', 1, 0, 2 ** 31 - 1);
   if (flags.runs !== undefined) {
-    const runs = integerFlag(flags, 'runs', 1, 1, 100_000);
-    const policy = (flags.policy as string | undefined) ?? 'sequential';
+    const runs = integerFlag(flags.runs, 'runs', 1, 1, 100_000);
+    const policy = flags.policy ?? 'sequential';
     if (policy !== 'sequential' && policy !== 'fixed-horizon') throw new CliError(`--policy: expected sequential or fixed-horizon, got "${policy}"`, EXIT.invalid);
     const { operatingCharacteristics } = await import('../simulate/montecarlo');
     const oc = operatingCharacteristics(manifest, scenario, { runs, seed, policy });
@@ -468,8 +375,11 @@ async function simulateCommand(argv: string[]): Promise<number> {
   }
   if (flags.policy !== undefined) throw new CliError('--policy: only with --runs', EXIT.invalid);
   // Loaded late: the time-skipping server and the worker are only needed here.
-  const { simulate } = await import('../simulate/run');
-  const { result, wallMs, simulatedMs } = await simulate(raw, scenario, seed);
+  const { simulate, SimulatorUnavailable } = await import('../simulate/run');
+  const run = await simulate(raw, scenario, seed, configOf({}).testServerPath).catch((err: unknown) => {
+    throw err instanceof SimulatorUnavailable ? new CliError(err.message, EXIT.error) : err;
+  });
+  const { result, wallMs, simulatedMs } = run;
   const decisions = renderDecisions(result.status);
   const summary = `outcome: ${result.outcome}${result.status.rollback ? ` (${result.status.rollback.trigger}: ${result.status.rollback.reason})` : ''}; ${(simulatedMs / 3_600_000).toFixed(1)} h of policy time in ${(wallMs / 1000).toFixed(1)} s`;
   print(flags, [...decisions, summary].join('\n'), {
@@ -482,58 +392,161 @@ async function simulateCommand(argv: string[]): Promise<number> {
   return OUTCOME_EXIT[result.outcome];
 }
 
-function requireId(positionals: string[]): string {
-  const id = positionals[0];
-  if (!id) throw new CliError('a release is required: a model name or release/<model>', EXIT.invalid);
-  if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`, EXIT.invalid);
-  return id;
+// ------------------------------------------------------------------------------------ the command line
+
+function version(): string {
+  // src/cli/ and dist/cli/ both sit two levels under the package root.
+  return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-function help(topic: string): number {
-  process.stdout.write(`${HELP[topic] ?? HELP.main}\n${topic === 'main' ? '' : `\n${CONNECTION_HELP}\n`}`);
-  return EXIT.ok;
+const ID_ARGUMENT = ['<id>', 'a model name, or a release ID (release/<model>)'] as const;
+
+function withJson(cmd: Command): Command {
+  return cmd.option('--json', 'machine-readable output on stdout');
+}
+
+function withConnectionOptions(cmd: Command): Command {
+  return withJson(cmd)
+    .option('--address <host:port>', 'Temporal frontend (TEMPORAL_ADDRESS, default localhost:7233)')
+    .option('--namespace <name>', 'Temporal namespace (TEMPORAL_NAMESPACE, default "default")')
+    .option('--tls', 'connect with TLS (TEMPORAL_TLS=true; implied by an API key)')
+    .option('--api-key <key>', 'Temporal Cloud API key (TEMPORAL_API_KEY)')
+    .option('--task-queue <name>', "the workers' task queue (TEMPORAL_TASK_QUEUE, default model-rollout)")
+    .option('--ui-url <url>', 'the Web UI, for links (TEMPORAL_UI_URL, default http://localhost:8233)');
+}
+
+/**
+ * The command tree: one definition of every command and option, from which commander parses and prints
+ * help. Each action stores its exit code in `exit.code`.
+ */
+export function buildProgram(exit: { code: number }): Command {
+  const run =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) => {
+      exit.code = await fn(...args);
+    };
+  const program = new Command('rollout')
+    .description('Durable model releases on Temporal: evaluation, shadow, staged canary, approval, watch, verified rollback.')
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print this help')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`rollout: ${text.replace(/^error: /, '')}`) })
+    .addHelpText('after', `\nID is a model name or a release ID (release/<model>).\n\n${EXIT_HELP}`);
+
+  withJson(program.command('validate').description('check a manifest, print the expanded plan').option('-f, --file <file>', 'the manifest, YAML or JSON ("-" for stdin)'))
+    .addHelpText('after', '\nErrors name each field\'s path; exit 2. On success prints the plan the release will run (a final approval\nmay be added at start if the model was rolled back recently).')
+    .action(run((flags: OutputFlags & { file?: string }) => validate(flags)));
+
+  withConnectionOptions(
+    program
+      .command('start')
+      .description('start a release (idempotent for the same model and version)')
+      .option('-f, --file <file>', 'the manifest, YAML or JSON ("-" for stdin)')
+      .option('--wait', "follow the release, printing each event, and exit with its outcome's code")
+      .option('--until <when>', 'with --wait: "approval" stops at the first pending approval (exit 20), "done" at the outcome', 'done')
+      .option('--as <who>', 'who requests it (ROLLOUT_ACTOR, else your login name)'),
+  )
+    .addHelpText('after', `\nStarting the same model and version again returns the release in flight; another version of a model with a\nrelease in flight is refused (exit 5). Prints the release ID and its Web UI link.\n\n${EXIT_HELP}`)
+    .action(run((flags: ConnectionFlags & { file?: string; wait?: boolean; until: string }) => start(flags)));
+
+  withConnectionOptions(program.command('status').description('where a release is, from its own query').argument(...ID_ARGUMENT)).action(
+    run((id: string, flags: ConnectionFlags) => status(id, flags)),
+  );
+
+  withConnectionOptions(
+    program
+      .command('list')
+      .description("releases in flight (all of them with --all), newest first, from Temporal's visibility")
+      .option('--model <model>', 'only this model')
+      .option('--phase <phase>', 'only releases in this phase')
+      .option('--all', 'ended releases too'),
+  ).action(run((flags: ConnectionFlags & { model?: string; phase?: string; all?: boolean }) => list(flags)));
+
+  withConnectionOptions(
+    program
+      .command('watch')
+      .description('a live view until the release ends; exits with its outcome\'s code')
+      .argument(...ID_ARGUMENT)
+      .option('--interval <seconds>', 'how often to redraw', '1'),
+  )
+    .addHelpText('after', '\nRedrawn in place: phase and plan, the traffic split, each gate\'s latest measurement against its threshold, the\npending approval and its deadline, a countdown to the next step. With --json, one status per line on change.')
+    .action(run((id: string, flags: ConnectionFlags & { interval: string }) => watch(id, flags)));
+
+  const ACTIONS: Record<Action, string> = {
+    approve: 'approve the pending approval (approvers only)',
+    reject: 'reject the pending approval: the release rolls back (approvers only)',
+    abort: 'stop the release and roll back to the champion',
+    pause: 'hold the release where it is; gates keep watching',
+    resume: 'resume a paused release',
+    promote: 'skip the remaining steps to 100% (promoters only)',
+  };
+  for (const action of Action.options) {
+    withConnectionOptions(
+      program
+        .command(action)
+        .description(ACTIONS[action])
+        .argument(...ID_ARGUMENT)
+        .option('--reason <text>', 'why (required except for resume; recorded with who did it)')
+        .option('--as <who>', 'who acts (ROLLOUT_ACTOR, else your login name)'),
+    )
+      .addHelpText('after', '\nSent as a workflow update: the answer is immediate. Refused (exit 5) with the workflow\'s reason when the\nrelease is not in a phase that takes it, or when WHO is not among its approvers or promoters.')
+      .action(run((id: string, flags: ConnectionFlags & { reason?: string }) => act(action, id, flags)));
+  }
+
+  withConnectionOptions(
+    program
+      .command('history')
+      .description('the audit record: actions with who, when and why; every measurement; every rollback')
+      .argument(...ID_ARGUMENT)
+      .option('--format <format>', 'md (suits a compliance ticket) or json', 'md'),
+  ).action(run((id: string, flags: ConnectionFlags & { format: string }) => history(id, flags)));
+
+  withJson(
+    program
+      .command('simulate')
+      .description('play the policy against a metric scenario, time-skipped; with --runs, its operating characteristics')
+      .option('-f, --file <file>', 'the manifest')
+      .option('-m, --metrics <file>', 'the metric scenario, YAML or JSON')
+      .option('--seed <n>', "the sampling noise's seed (default 1); one seed always gives the same run")
+      .option('--runs <n>', 'N releases by Monte Carlo instead of one through Temporal: P(promoted), P(rolled back), P(held), detection delay, where rollbacks happened; exit 0')
+      .option('--policy <policy>', 'with --runs: sequential (the gates of releases started today, default) or fixed-horizon (the per-look z-tests of releases started before)'),
+  )
+    .addHelpText(
+      'after',
+      `\nOne run plays the real release workflow under Temporal's time-skipping test server (Java; found by\nscripts/temporal-servers.sh in a checkout, or at TEMPORAL_TEST_SERVER_PATH) and prints each decision at its\npolicy time, exit code as for an outcome. --runs needs no server. Every measurement carries sampling noise.\n${SCENARIO_HELP}\n${EXIT_HELP}`,
+    )
+    .action(run((flags: SimulateFlags) => simulateCommand(flags)));
+
+  return program;
+}
+
+function debugging(): boolean {
+  try {
+    return loadCliConfig().debug;
+  } catch {
+    return false;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const exit = { code: EXIT.ok as number };
+  const program = buildProgram(exit);
   try {
-    switch (command) {
-      case undefined:
-      case '--help':
-      case '-h':
-      case 'help':
-        return help('main');
-      case 'validate':
-        return await validate(rest);
-      case 'start':
-        return await start(rest);
-      case 'status':
-        return await status(rest);
-      case 'list':
-        return await list(rest);
-      case 'watch':
-        return await watch(rest);
-      case 'history':
-        return await history(rest);
-      case 'simulate':
-        return await simulateCommand(rest);
-      default: {
-        const action = Action.safeParse(command);
-        if (action.success) return await act(action.data, rest);
-        throw new CliError(`unknown command "${command}"; see rollout --help`, EXIT.invalid);
-      }
+    if (argv.length === 0) {
+      program.outputHelp();
+      return EXIT.ok;
     }
+    await program.parseAsync(argv, { from: 'user' });
+    return exit.code;
   } catch (err) {
-    if (err instanceof CliError) {
+    // Help and --version end parsing with a zero exit code; a usage error was printed already.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+    if (err instanceof CliError || err instanceof ManifestError || err instanceof ScenarioError) {
       process.stderr.write(`rollout: ${err.message}\n`);
-      return err.code;
-    }
-    if (err instanceof ManifestError || err instanceof ScenarioError) {
-      process.stderr.write(`rollout: ${err.message}\n`);
-      return EXIT.invalid;
+      return err instanceof CliError ? err.code : EXIT.invalid;
     }
     process.stderr.write(`rollout: ${firstLine(err)}\n`);
-    if (process.env.ROLLOUT_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
+    if (debugging()) process.stderr.write(`${(err as Error).stack}\n`);
     return EXIT.error;
   }
 }

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadCliConfig, loadConfig } from '../../src/config';
 
 describe('worker configuration', () => {
   it('uses the embedded defaults', () => {
@@ -28,5 +28,25 @@ describe('worker configuration', () => {
     expect(c.mlflow).toMatchObject({ url: 'http://mlflow:5000', token: 't' });
     expect(() => loadConfig({ PROMETHEUS_URL: 'prom:9090' })).toThrow(/PROMETHEUS_URL/);
     expect(() => loadConfig({ MLFLOW_TRACKING_URI: 'mlflow' })).toThrow(/MLFLOW_TRACKING_URI/);
+  });
+});
+
+describe('CLI configuration', () => {
+  it('reads the same Temporal variables as the worker, with its own UI link and actor', () => {
+    const env = { TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'ml', TEMPORAL_TASK_QUEUE: 'q', TEMPORAL_API_KEY: 'k', TEMPORAL_UI_URL: 'https://ui.example/', ROLLOUT_ACTOR: 'alice' };
+    const c = loadCliConfig(env);
+    expect(c.temporal).toEqual(loadConfig(env).temporal);
+    expect(c).toMatchObject({ uiUrl: 'https://ui.example', actor: 'alice', debug: false });
+    expect(c.temporal.tls).toBe(true);
+  });
+  it('lets a flag win over its variable, and counts an empty variable as unset', () => {
+    const c = loadCliConfig({ TEMPORAL_ADDRESS: 'a:1', TEMPORAL_NAMESPACE: '', ROLLOUT_ACTOR: '' }, { TEMPORAL_ADDRESS: 'b:2', ROLLOUT_ACTOR: 'bob' });
+    expect(c.temporal).toMatchObject({ address: 'b:2', namespace: 'default' });
+    expect(c.actor).toBe('bob');
+    expect(loadCliConfig({ ROLLOUT_ACTOR: 'env' }, { ROLLOUT_ACTOR: undefined }).actor).toBe('env');
+  });
+  it('refuses a bad address or link, naming the variable', () => {
+    expect(() => loadCliConfig({}, { TEMPORAL_ADDRESS: 'no port' })).toThrow(/TEMPORAL_ADDRESS: expected host:port/);
+    expect(() => loadCliConfig({ TEMPORAL_UI_URL: 'ftp://x' })).toThrow(/TEMPORAL_UI_URL/);
   });
 });
