@@ -1,21 +1,22 @@
 // Where the Temporal servers are on this machine; scripts/temporal-servers.sh holds the lookup order.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import type { EphemeralServerExecutable } from '@temporalio/testing/lib/ephemeral-server';
+import type { EphemeralServerExecutable } from '@temporalio/testing';
 
 export interface TemporalServers {
   devServer: EphemeralServerExecutable;
   timeSkippingServer: EphemeralServerExecutable;
 }
 
-const SCRIPT = path.resolve(__dirname, '../../scripts/temporal-servers.sh');
+/** Present in a checkout, absent from an installed package or the image. */
+export const SERVERS_SCRIPT = path.resolve(__dirname, '../../scripts/temporal-servers.sh');
 
 /**
  * @param obtain build or fetch a missing server (slow the first time); otherwise only look.
  * A server not found falls back to the SDK's own download, which needs internet.
  */
 export function findTemporalServers(obtain = true): TemporalServers {
-  const out = execFileSync('bash', [SCRIPT, ...(obtain ? [] : ['--locate'])], {
+  const out = execFileSync('bash', [SERVERS_SCRIPT, ...(obtain ? [] : ['--locate'])], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,15 +1,16 @@
 // Runs a manifest against a metric scenario: the real release workflow and activities, under the Java
 // time-skipping server, over ScenarioPorts. Returns the release's result; its timeline is the policy's
 // decisions, each at its policy time.
-import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import fs from 'node:fs';
+import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
 import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../activities';
 import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../constants';
-import { findTemporalServers } from '../dev/servers';
+import { findTemporalServers, SERVERS_SCRIPT } from '../dev/servers';
 import { parseManifest } from '../domain/manifest';
 import type { ReleaseResult } from '../domain/release';
+import { workflowSource } from '../workers/bundle';
 import { actionSignals, releaseWorkflow } from '../workflows/release';
 import { ScenarioPorts, type Scenario } from './scenario';
 
@@ -32,17 +33,40 @@ export interface SimulationResult {
   simulatedMs: number;
 }
 
+/** The time-skipping server is missing and cannot be obtained: the message says how to provide it. */
+export class SimulatorUnavailable extends Error {
+  override name = 'SimulatorUnavailable';
+}
+
+/**
+ * The time-skipping server: the given executable; in a checkout, the one scripts/temporal-servers.sh
+ * builds from Maven; in an installed package or the image, the SDK's download (it needs the internet).
+ */
+function timeSkippingServer(testServerPath: string | undefined): EphemeralServerExecutable {
+  if (testServerPath) {
+    if (!fs.existsSync(testServerPath)) throw new SimulatorUnavailable(`TEMPORAL_TEST_SERVER_PATH: no such file: ${testServerPath}`);
+    return { type: 'existing-path', path: testServerPath };
+  }
+  if (fs.existsSync(SERVERS_SCRIPT)) return findTemporalServers(true).timeSkippingServer;
+  return { type: 'cached-download' };
+}
+
 let runtimeInstalled = false;
 
-export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1): Promise<SimulationResult> {
+export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1, testServerPath?: string): Promise<SimulationResult> {
   const m = parseManifest(rawManifest);
   if (!runtimeInstalled) {
     // The simulation prints decisions; the SDK and its core speak only on errors.
     Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
     runtimeInstalled = true;
   }
-  const servers = findTemporalServers(true);
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: servers.timeSkippingServer } });
+  const executable = timeSkippingServer(testServerPath);
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } }).catch((err: unknown) => {
+    throw new SimulatorUnavailable(
+      `cannot start Temporal's time-skipping test server (${executable.type === 'existing-path' ? executable.path : 'the SDK downloads it, which needs the internet'}): ` +
+        `${err instanceof Error ? err.message.split('\n')[0] : String(err)}. Set TEMPORAL_TEST_SERVER_PATH to its executable, or use --runs N, which needs no server.`,
+    );
+  });
   try {
     await registerSearchAttributes(env);
     const champion = m.champion ?? 'champion';
@@ -51,7 +75,7 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
-      workflowsPath: require.resolve(path.join(__dirname, '../workflows')),
+      ...workflowSource(),
       activities: createActivities(ports),
     });
     const t0 = Date.now();

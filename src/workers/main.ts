@@ -1,10 +1,10 @@
 // The worker's composition root: config, logger, adapters, worker; clean shutdown on SIGINT/SIGTERM.
-import path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { buildPorts } from '../adapters';
 import { exitOnStartupFailure, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
+import { workflowSource } from './bundle';
 
 /** Routes the SDK's logs to pino; must run before anything else touches Temporal. */
 export function installRuntime(logger: Logger): void {
@@ -20,14 +20,15 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
+    const source = workflowSource();
     const worker = await Worker.create({
       connection,
       namespace,
       taskQueue,
-      workflowsPath: require.resolve(path.join(__dirname, '../workflows')),
+      ...source,
       activities: createActivities(buildPorts(config, logger)),
     });
-    logger.info({ address, namespace, taskQueue }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');

@@ -1,5 +1,5 @@
 // Runs release workflows under the time-skipping server, with stub ports behind the real activities.
-import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { createActivities } from '../../src/activities';
@@ -16,14 +16,14 @@ import { registerSearchAttributes } from '../../src/simulate/run';
 export class Harness {
   constructor(
     readonly env: TestWorkflowEnvironment,
-    readonly workflowBundle: WorkflowBundle,
+    readonly workflowBundle: NonNullable<WorkerOptions['workflowBundle']>,
   ) {}
 
   /** A time-skipping server with our search attributes, and the workflow bundle built once. */
-  static async create(): Promise<Harness> {
+  static async create(workflowBundle?: WorkerOptions['workflowBundle']): Promise<Harness> {
     const env = await timeSkippingEnv();
     await registerSearchAttributes(env);
-    return new Harness(env, await bundle());
+    return new Harness(env, workflowBundle ?? (await bundle()));
   }
 
   teardown(): Promise<void> {
