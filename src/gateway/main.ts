@@ -15,6 +15,8 @@ const GatewayEnv = z.object({
   GATEWAY_ADMIN_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** User header that keys sticky cohorts. Default x-user-id. */
   GATEWAY_USER_HEADER: z.string().min(1).default('x-user-id'),
+  /** One log line per request (pino-http), with the release and variant that served it. Default true. */
+  GATEWAY_ACCESS_LOG: z.enum(['true', 'false', '1', '0']).default('true').transform((v) => v === 'true' || v === '1'),
   ...CommonEnv,
 });
 
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     adminToken: gatewayToken(env.MODEL_ROLLOUT_DATA_DIR, env.GATEWAY_ADMIN_TOKEN),
     stateFile: path.join(env.MODEL_ROLLOUT_DATA_DIR, 'gateway-routes.json'),
     userHeader: env.GATEWAY_USER_HEADER,
+    accessLog: env.GATEWAY_ACCESS_LOG ? logger.child({ component: 'gateway-access' }) : undefined,
   });
   const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);
   logger.info({ url: `http://${env.GATEWAY_HOST}:${port}` }, 'gateway listening');

@@ -3,7 +3,10 @@
 // the per-variant statistics gates are measured on.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import type { Logger } from 'pino';
+import { pinoHttp, type HttpLogger } from 'pino-http';
 import { z } from 'zod';
+import { GatewayMetrics, LabelBudget } from './metrics';
 import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
 import { describeIssues } from '../domain/issues';
@@ -20,6 +23,18 @@ export interface GatewayOptions {
   backendTimeoutMs?: number;
   stats?: StatsStore;
   random?: () => number;
+  /** Writes one access-log line per request, with the release and variant that served it. Default none. */
+  accessLog?: Logger;
+}
+
+/** What the access log says about a request beyond method, path and status: who served it, for which release. */
+interface Served {
+  model: string;
+  version?: string;
+  release?: string;
+  generation?: number;
+  /** The id the gateway answered with (x-request-id), which feedback and the inference log join on. */
+  requestId?: string;
 }
 
 const InferRequest = z
@@ -33,8 +48,6 @@ const InferResponse = z
   .passthrough();
 const Feedback = z.object({ id: z.string().min(1), success: z.boolean() });
 const Backend = z.object({ url: z.url() });
-
-const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 10];
 
 class HttpError extends Error {
   constructor(
@@ -54,15 +67,20 @@ function labelOf(outputs: { data: unknown[] }[]): string {
 export class Gateway {
   readonly routes: RouteTable;
   readonly stats: StatsStore;
+  readonly metrics = new GatewayMetrics();
+  private readonly labels = new LabelBudget();
   private readonly servedBy = new Map<string, { model: string; version: string }>();
-  private readonly counters = new Map<string, number>();
-  private readonly histograms = new Map<string, number[]>();
+  private readonly served = new WeakMap<http.ServerResponse, Served>();
   private readonly server: http.Server;
 
   constructor(private readonly opts: GatewayOptions) {
     this.routes = new RouteTable(opts.stateFile);
     this.stats = opts.stats ?? new StatsStore();
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const log = opts.accessLog ? this.accessLog(opts.accessLog) : null;
+    this.server = http.createServer((req, res) => {
+      log?.(req, res);
+      void this.handle(req, res);
+    });
     this.server.keepAliveTimeout = 65_000;
     for (const [model, version] of this.routes.versions()) this.initSeries(model, version);
   }
@@ -108,8 +126,9 @@ export class Gateway {
         return send(res, 200, version === '_shadow' ? this.stats.shadowWindow(model, from, to) : this.stats.window(model, version, from, to));
       }
       if (method === 'GET' && url.pathname === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return void res.end(this.metricsText());
+        const text = await this.metrics.text();
+        res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+        return void res.end(text);
       }
       throw new HttpError(404, `no route for ${method} ${url.pathname}`);
     } catch (err) {
@@ -146,7 +165,8 @@ export class Gateway {
       const served = this.servedBy.get(fb.id);
       if (!served || served.model !== model) throw new HttpError(404, `no recent request ${fb.id} for ${model}`);
       this.stats.recordOutcome(model, served.version, fb.success);
-      this.count(`gateway_outcomes_total{model="${model}",version="${served.version}",success="${fb.success}"}`);
+      this.metrics.outcome(model, served.version, fb.success);
+      this.served.set(res, { model, version: served.version });
       return send(res, 202, { accepted: true, version: served.version });
     }
     throw new HttpError(404, `no route for ${method} /v2/${p.join('/')}`);
@@ -160,6 +180,7 @@ export class Gateway {
     const id = body.id ?? randomUUID();
     const userKey = header(req, this.opts.userHeader ?? 'x-user-id');
     const version = pickVariant(route, userKey, this.opts.random);
+    this.served.set(res, { model, version, release: route.releaseId, generation: route.generation, requestId: id });
     const started = performance.now();
     const served = this.call(model, version, { ...raw as object, id });
     // The shadow's copy leaves now, in parallel, and is never awaited by the served path.
@@ -175,7 +196,7 @@ export class Gateway {
       res.writeHead(502, { 'content-type': 'application/json', 'x-model-version': version, 'x-request-id': id });
       return void res.end(JSON.stringify({ error: `${model} ${version}: ${(err as Error).message}` }));
     }
-    const label = labelOf(answer.outputs);
+    const label = this.labels.label(model, labelOf(answer.outputs));
     this.observe(model, version, performance.now() - started, true, label);
     this.remember(id, model, version);
     res.writeHead(200, { 'content-type': 'application/json', 'x-model-version': version, 'x-request-id': id });
@@ -185,10 +206,10 @@ export class Gateway {
   private async mirror(model: string, version: string, body: object, served: Promise<z.infer<typeof InferResponse>>): Promise<void> {
     try {
       const [mine, theirs] = await Promise.all([this.call(model, version, body), served]);
-      this.stats.recordShadowPair(model, labelOf(theirs.outputs), labelOf(mine.outputs));
-      this.count(`gateway_shadow_requests_total{model="${model}",version="${version}",result="ok"}`);
+      this.stats.recordShadowPair(model, this.labels.label(model, labelOf(theirs.outputs)), this.labels.label(model, labelOf(mine.outputs)));
+      this.metrics.shadowRequest(model, version, true);
     } catch {
-      this.count(`gateway_shadow_requests_total{model="${model}",version="${version}",result="error"}`);
+      this.metrics.shadowRequest(model, version, false);
     }
   }
 
@@ -241,59 +262,27 @@ export class Gateway {
 
   private observe(model: string, version: string, ms: number, ok: boolean, label?: string): void {
     this.stats.recordRequest(model, version, { latencyMs: ms, ok, label });
-    const l = `model="${model}",version="${version}"`;
-    this.count(`gateway_requests_total{${l},result="${ok ? 'ok' : 'error'}"}`);
-    if (label !== undefined) this.count(`gateway_predictions_total{${l},label="${label.replace(/["\\\n]/g, '_')}"}`);
-    let h = this.histograms.get(l);
-    if (!h) this.histograms.set(l, (h = new Array(LATENCY_BUCKETS_S.length + 2).fill(0)));
-    const i = LATENCY_BUCKETS_S.findIndex((b) => ms / 1000 <= b);
-    h[i < 0 ? LATENCY_BUCKETS_S.length : i]! += 1;
-    h[LATENCY_BUCKETS_S.length + 1]! += ms / 1000;
+    this.metrics.request(model, version, ms / 1000, ok, label);
   }
 
-  private count(key: string): void {
-    this.counters.set(key, (this.counters.get(key) ?? 0) + 1);
-  }
-
-  /**
-   * Every version with a backend exports its counters from zero before its first request: Prometheus's
-   * increase() counts only between samples, so a series born at 37 would lose those 37. Run when a
-   * backend is registered (or loaded at start), not on every scrape.
-   */
   private initSeries(model: string, version: string): void {
-    const l = `model="${model}",version="${version}"`;
-    for (const k of [`gateway_requests_total{${l},result="ok"}`, `gateway_requests_total{${l},result="error"}`,
-      `gateway_outcomes_total{${l},success="true"}`, `gateway_outcomes_total{${l},success="false"}`]) {
-      if (!this.counters.has(k)) this.counters.set(k, 0);
-    }
-    if (!this.histograms.has(l)) this.histograms.set(l, new Array(LATENCY_BUCKETS_S.length + 2).fill(0));
+    this.metrics.initSeries(model, version);
   }
 
-  metricsText(): string {
-    const lines = [
-      '# HELP gateway_requests_total Requests served, per model version and result.',
-      '# TYPE gateway_requests_total counter',
-      '# HELP gateway_predictions_total Served predictions per label (the output distribution).',
-      '# TYPE gateway_predictions_total counter',
-      '# HELP gateway_outcomes_total Ground-truth outcomes fed back, per served version.',
-      '# TYPE gateway_outcomes_total counter',
-      '# HELP gateway_shadow_requests_total Mirrored requests per shadow version.',
-      '# TYPE gateway_shadow_requests_total counter',
-    ];
-    for (const [k, v] of [...this.counters].sort()) lines.push(`${k} ${v}`);
-    lines.push('# HELP gateway_request_duration_seconds Served request latency.', '# TYPE gateway_request_duration_seconds histogram');
-    for (const [l, h] of this.histograms) {
-      let acc = 0;
-      LATENCY_BUCKETS_S.forEach((b, i) => {
-        acc += h[i]!;
-        lines.push(`gateway_request_duration_seconds_bucket{${l},le="${b}"} ${acc}`);
-      });
-      acc += h[LATENCY_BUCKETS_S.length]!;
-      lines.push(`gateway_request_duration_seconds_bucket{${l},le="+Inf"} ${acc}`);
-      lines.push(`gateway_request_duration_seconds_sum{${l}} ${h[LATENCY_BUCKETS_S.length + 1]!.toFixed(6)}`);
-      lines.push(`gateway_request_duration_seconds_count{${l}} ${acc}`);
-    }
-    return `${lines.join('\n')}\n`;
+  /** The access log: pino-http's line per request, with the model, version, release and route generation. */
+  private accessLog(logger: Logger): HttpLogger {
+    return pinoHttp({
+      logger,
+      quietReqLogger: true,
+      customProps: (_req, res) => {
+        const s = this.served.get(res);
+        return s ? { model: s.model, version: s.version, release: s.release, generation: s.generation, requestId: s.requestId } : {};
+      },
+      // The admin token never reaches the log.
+      serializers: { req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, url: req.url }), res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }) },
+      genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID()),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    });
   }
 }
 

@@ -1,6 +1,8 @@
 // Windowed statistics the embedded metrics provider and shadow analyzer read: per-second buckets per
 // model version, kept for a bounded retention. Latency goes into log-spaced buckets (10% wide), so a
-// window's p99 is exact to within 10%.
+// window's p99 (src/domain/quantile.ts: the upper bound of the bucket it falls in) is exact to within 10%.
+import { histogramQuantile } from '../domain/quantile';
+
 const LOG_BASE = Math.log(1.1);
 const latencyBucket = (ms: number) => Math.max(0, Math.ceil(Math.log(Math.max(ms, 0.1) / 0.1) / LOG_BASE));
 const bucketUpperMs = (i: number) => 0.1 * 1.1 ** i;
@@ -110,8 +112,8 @@ export class StatsStore {
       for (const [k, n] of b.latency) add(latency, k, n);
       for (const [k, n] of b.labels) out.labels[k] = (out.labels[k] ?? 0) + n;
     }
-    out.latencyP99Ms = quantile(latency, 0.99);
     out.latencyHistogram = [...latency.entries()].sort(([a], [b]) => a - b).map(([k, n]) => [Number(bucketUpperMs(k).toFixed(3)), n]);
+    out.latencyP99Ms = histogramQuantile(out.latencyHistogram, 0.99);
     return out;
   }
 
@@ -129,17 +131,6 @@ export class StatsStore {
     }
     return { requests, divergent, psi: requests ? psi(served, shadow) : null };
   }
-}
-
-function quantile(hist: Map<number, number>, q: number): number | null {
-  const total = [...hist.values()].reduce((a, b) => a + b, 0);
-  if (!total) return null;
-  let acc = 0;
-  for (const k of [...hist.keys()].sort((a, b) => a - b)) {
-    acc += hist.get(k) as number;
-    if (acc >= q * total) return Number(bucketUpperMs(k).toFixed(3));
-  }
-  return null;
 }
 
 /** Population stability index of two categorical distributions (empty cells smoothed by 1e-4). */

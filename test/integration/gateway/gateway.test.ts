@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { MAX_LABELS_PER_MODEL, OTHER_LABEL } from '../../../src/gateway/metrics';
 import { Gateway } from '../../../src/gateway/server';
 import type { Route } from '../../../src/gateway/routes';
 import { fakeModelServer, seeded, type FakeModel } from '../../helpers/model-server';
@@ -180,4 +183,62 @@ it('given served requests and late ground truth, then stats and /metrics count t
   } finally {
     await failing.close();
   }
+});
+
+it('given a model name and a prediction with quotes and newlines, then /metrics escapes them and every line parses', async () => {
+  const odd = await fakeModelServer({ label: 'say "no"\nthen\\stop' });
+  try {
+    const { base } = await start();
+    const model = 'fraud "eu"\nv';
+    expect((await admin(base, 'PUT', `backends/${encodeURIComponent(model)}/v1`, { url: odd.url })).status).toBe(200);
+    expect((await admin(base, 'PUT', `routes/${encodeURIComponent(model)}`, route({ model, variants: [{ version: 'v1', weight: 100 }] }))).status).toBe(200);
+    const r = await fetch(`${base}/v2/models/${encodeURIComponent(model)}/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }) });
+    expect(r.status).toBe(200);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain('gateway_predictions_total{model="fraud \\"eu\\"\\nv",version="v1",label="say \\"no\\"\\nthen\\\\stop"} 1');
+    // The exposition format: comments, or a metric name, optional {label="value",...} with escaped values, a number.
+    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? [-+0-9.eEInfa]+$/;
+    for (const line of text.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line).toMatch(sample);
+  } finally {
+    await odd.close();
+  }
+});
+
+it('given a model with unbounded outputs, then its prediction labels stop at the budget and the rest count as one', async () => {
+  let n = 0;
+  const regression = await fakeModelServer({ label: '', predict: () => `score-${n++}` });
+  try {
+    const { base, gw } = await start({ random: () => 0.1 });
+    await setup(base, route({ variants: [{ version: 'v1', weight: 100 }] }));
+    await admin(base, 'PUT', 'backends/fraud/v1', { url: regression.url });
+    for (let i = 0; i < MAX_LABELS_PER_MODEL + 30; i++) expect((await infer(base)).status).toBe(200);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const series = text.split('\n').filter((l) => l.startsWith('gateway_predictions_total{model="fraud"'));
+    expect(series).toHaveLength(MAX_LABELS_PER_MODEL + 1);
+    expect(text).toContain(`gateway_predictions_total{model="fraud",version="v1",label="${OTHER_LABEL}"} 30`);
+    const stats = gw.stats.window('fraud', 'v1', 0, Date.now() + 1000);
+    expect(Object.keys(stats.labels)).toHaveLength(MAX_LABELS_PER_MODEL + 1);
+    expect(stats.labels[OTHER_LABEL]).toBe(30);
+  } finally {
+    await regression.close();
+  }
+});
+
+it('given an access log, then each request is one line with the version, release and request id that served it, and no token', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+  const { base } = await start({ accessLog: pino({ level: 'info' }, sink), random: () => 0.9 });
+  await setup(base, route());
+  const r = await infer(base);
+  const id = r.headers.get('x-request-id');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const served = lines.find((l) => (l.req as { url: string }).url === '/v2/models/fraud/infer');
+  expect(served).toMatchObject({ level: 30, model: 'fraud', version: 'v2', release: 'release/fraud/r1', generation: 1, requestId: id, res: { statusCode: 200 } });
+  expect(typeof served?.responseTime).toBe('number');
+  const admins = lines.filter((l) => (l.req as { url: string }).url.startsWith('/admin/'));
+  expect(admins.length).toBeGreaterThanOrEqual(3);
+  expect(JSON.stringify(lines)).not.toContain(TOKEN);
+  expect((await fetch(`${base}/v2/models/nope/infer`, { method: 'POST', body: '{}' })).status).toBe(404);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(lines.at(-1)).toMatchObject({ level: 40, res: { statusCode: 404 } });
 });
