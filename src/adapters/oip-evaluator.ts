@@ -12,6 +12,7 @@ import type { EvaluationMetric } from '../domain/manifest';
 import { fetchModel } from '../shared/http';
 import { ErrorType } from '../domain/release';
 import { describeIssues } from '../domain/issues';
+import { sampleQuantile } from '../domain/quantile';
 
 const Row = z.object({
   inputs: z.array(z.object({ name: z.string(), shape: z.array(z.number()), datatype: z.string(), data: z.array(z.unknown()) })).min(1),
@@ -104,7 +105,7 @@ export class OipEvaluator implements Evaluator {
       }),
     );
     const ms = results.map((r) => r.ms).sort((a, b) => a - b);
-    return { p99: Number((ms[Math.ceil(0.99 * ms.length) - 1] ?? 0).toFixed(2)), errors: results.filter((r) => !r.ok).length };
+    return { p99: Number((sampleQuantile(ms, 0.99) ?? 0).toFixed(2)), errors: results.filter((r) => !r.ok).length };
   }
 
   async evaluate(q: { model: string; champion: string; candidate: string; dataset?: string; metric?: EvaluationMetric }): Promise<EvaluationReport> {

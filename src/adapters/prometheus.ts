@@ -8,6 +8,7 @@ import type { MetricsProvider, TimeWindow } from '../activities/ports';
 import type { VariantStats } from '../domain/gates';
 import { ErrorType } from '../domain/release';
 import { describeIssues } from '../domain/issues';
+import { histogramQuantile } from '../domain/quantile';
 
 export const QueryTemplates = z
   .object({
@@ -155,22 +156,4 @@ export function latencyHistogram(samples: { metric: Record<string, string>; valu
     out.push([Number(((b.le === Infinity ? top : b.le) * 1000).toFixed(3)), n]);
   }
   return out;
-}
-
-/**
- * The q-quantile, interpolated linearly inside the bucket that reaches it (as PromQL's
- * histogram_quantile does), or null when empty.
- */
-export function histogramQuantile(h: [number, number][], q: number): number | null {
-  const total = h.reduce((a, [, n]) => a + n, 0);
-  if (!total) return null;
-  const rank = q * total;
-  let acc = 0;
-  let lower = 0;
-  for (const [upper, n] of h) {
-    if (n > 0 && acc + n >= rank) return Number((lower + ((upper - lower) * (rank - acc)) / n).toFixed(3));
-    acc += n;
-    lower = upper;
-  }
-  return lower;
 }

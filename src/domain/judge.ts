@@ -4,6 +4,7 @@
 // steps and their tests (`allocateBudget`). Pure: the workflow and the Monte Carlo simulator run this code.
 import { psiGate, type GateName, type GateOutcome, type GateResult, type ShadowReport, type VariantStats } from './gates';
 import { DEFAULT_WATCH_HOLDBACK, type Gates, type PlanStep } from './manifest';
+import { histogramQuantile } from './quantile';
 import {
   NO_EVIDENCE,
   alwaysValidPValue,
@@ -135,18 +136,6 @@ function mergeHistogram(into: Histogram, add: readonly (readonly [number, number
   const head = sorted.slice(0, MAX_BUCKETS - 1);
   const tail = sorted.slice(MAX_BUCKETS - 1);
   return [...head, [(tail.at(-1) as [number, number])[0], tail.reduce((s, [, c]) => s + c, 0)]];
-}
-
-/** The q-quantile of a bucketed distribution, as the upper bound of the bucket it falls in (the gateway's definition). */
-export function histogramQuantile(h: readonly (readonly [number, number])[], q: number): number | null {
-  const total = h.reduce((s, [, c]) => s + c, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (const [bound, count] of h) {
-    seen += count;
-    if (seen >= q * total) return bound;
-  }
-  return (h.at(-1) as readonly [number, number])[0];
 }
 
 /** Requests slower than the bound: those in buckets whose upper bound lies above it. */

@@ -22,7 +22,6 @@ import {
 import {
   REFERENCE_WARMUP_MS,
   allocateBudget,
-  histogramQuantile,
   judgeCanary,
   judgeShadow,
   newCanaryJudgeState,
@@ -31,6 +30,7 @@ import {
   type CanaryJudgeState,
   type ShadowJudgeState,
 } from '../domain/judge';
+import { histogramQuantile } from '../domain/quantile';
 import { DEFAULT_WATCH_HOLDBACK, type PlanStep, type ReleaseManifest } from '../domain/manifest';
 import { expandPlan } from '../domain/plan';
 import { binomial, keyedRng, poisson, sampleVariant, type Rng } from './sampling';

@@ -2,7 +2,7 @@
 // log-normal into the gateway's buckets. One set of draws serves the single-run simulation (through the
 // real workflow) and the Monte Carlo runs, so both see the same noise model.
 import type { VariantStats } from '../domain/gates';
-import { histogramQuantile } from '../domain/judge';
+import { histogramQuantile } from '../domain/quantile';
 import { seeded } from '../shared/random';
 
 export type Rng = () => number;
