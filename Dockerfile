@@ -1,11 +1,15 @@
 # The release worker, and the `rollout` CLI beside it (docker compose run worker node bin/rollout.js …).
-# Built by docker-compose.yml; runs as an unprivileged user, stops on SIGTERM.
+# Built by docker-compose.yml; runs as an unprivileged user, stops on SIGTERM. No Java and no
+# time-skipping server: `rollout simulate --runs N` works here; a single simulated run needs
+# TEMPORAL_TEST_SERVER_PATH or the internet (the SDK downloads the server).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle-workflows.ts ./scripts/
+# tsc, then the workflow bundle the worker loads at start (dist/workflow-bundle.js): no webpack in production.
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

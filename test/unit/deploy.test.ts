@@ -32,3 +32,16 @@ describe('docker-compose.yml', () => {
     }
   });
 });
+
+describe('Dockerfile', () => {
+  it('copies only what exists, and builds what the worker loads: the compiled code and the prebuilt workflow bundle', () => {
+    const text = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(/\s+/));
+    expect(sources.length).toBeGreaterThan(3);
+    for (const s of sources) expect({ s, exists: fs.existsSync(path.join(root, s)) }).toEqual({ s, exists: true });
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(text).toMatch(/RUN npm run build/);
+    expect(pkg.scripts.build).toMatch(/scripts\/bundle-workflows\.ts dist\/workflow-bundle\.js/);
+    expect(text).toMatch(/COPY scripts\/bundle-workflows\.ts/);
+  });
+});
