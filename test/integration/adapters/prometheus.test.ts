@@ -20,8 +20,9 @@ const sent = { v1: 0, v2: 0 };
 
 beforeAll(async () => {
   const v1 = await fakeModelServer({ label: 'a' });
-  // The candidate: 30 ms slower and failing one request in four.
-  const v2 = await fakeModelServer({ label: 'b', delayMs: 30, failEvery: 4 });
+  // The candidate: 60 ms slower and failing one request in four. 60 ms, so that the regression stays
+  // beyond the gate's 25 ms floor even when a loaded machine pushes the champion's p99 into the 25 ms bucket.
+  const v2 = await fakeModelServer({ label: 'b', delayMs: 60, failEvery: 4 });
   models = [v1, v2];
   gw = new Gateway({ adminToken: 'tok-tok-tok-tok-tok', stateFile: null, random: seeded(7) });
   const port = await gw.listen(0);
@@ -68,10 +69,10 @@ it('given real traffic, then Prometheus counts each variant within the extrapola
   expect(s1.errors).toBe(0);
   expect(s2.errors / s2.requests).toBeGreaterThan(0.2);
   expect(s2.errors / s2.requests).toBeLessThan(0.3);
-  // Latency: v1 answers at once, v2 after 30 ms. The p99 is the upper bound of the bucket it falls in
-  // (src/domain/quantile.ts), as the embedded provider reports it: 50 ms, not an interpolation.
-  expect(s1.latencyP99Ms).toBeLessThan(25);
-  expect(s2.latencyP99Ms).toBe(50);
+  // Latency: v1 answers at once, v2 after 60 ms. The p99 is the upper bound of the bucket it falls in
+  // (src/domain/quantile.ts), as the embedded provider reports it: 75 ms, not an interpolation.
+  expect(s1.latencyP99Ms).toBeLessThanOrEqual(25);
+  expect(s2.latencyP99Ms).toBe(75);
   expect(s2.latencyHistogram?.reduce((a, [, n]) => a + n, 0)).toBe(s2.requests);
 });
 
