@@ -1,5 +1,6 @@
 // Configuration from the environment: one schema per process (the worker's and the CLI's here, the
 // gateway's beside its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
+import path from 'node:path';
 import { z } from 'zod';
 import { TASK_QUEUE } from './constants';
 import { fieldIssues } from './domain/issues';
@@ -49,7 +50,17 @@ export const WorkerEnvSchema = z.object({
   GATEWAY_URL: z.url().default('http://127.0.0.1:8100'),
   /** Its admin token. Default: the one the gateway generated into the data directory. */
   GATEWAY_ADMIN_TOKEN: z.string().min(1).optional(),
-  /** Prometheus base URL: when set, gates read metrics from Prometheus, not the gateway. Default none. */
+  /** The traffic router: `gateway` (the embedded one) or `envoy`. Default `gateway`. */
+  ROUTER: z.enum(['gateway', 'envoy']).default('gateway'),
+  /** Envoy's admin API (ROUTER=envoy). Default `http://127.0.0.1:9901`. */
+  ENVOY_ADMIN_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:9901'),
+  /** Envoy's inference listener, for readiness probes and the evaluator (ROUTER=envoy). Default `http://127.0.0.1:10000`. */
+  ENVOY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:10000'),
+  /** The directory Envoy watches for clusters and routes (ROUTER=envoy). Default `<data dir>/envoy`. */
+  ENVOY_CONFIG_DIR: z.string().min(1).optional(),
+  /** The inference log (`npm run inference-log`): shadow analysis when the router does not compare answers (ROUTER=envoy). Default `http://127.0.0.1:8200`. */
+  INFERENCE_LOG_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8200'),
+  /** Prometheus base URL: when set, gates read metrics from Prometheus, not the gateway. Required with ROUTER=envoy. Default none. */
   PROMETHEUS_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Bearer token for Prometheus behind an authenticating proxy. Default none. */
   PROMETHEUS_TOKEN: z.string().min(1).optional(),
@@ -75,8 +86,10 @@ export type WorkerConfig = Readonly<{
   logLevel: z.infer<typeof WorkerEnvSchema>['LOG_LEVEL'];
   dataDir: string;
   gateway: Readonly<{ url: string; adminToken?: string }>;
+  /** Set when ROUTER=envoy. */
+  envoy: Readonly<{ adminUrl: string; listenerUrl: string; configDir: string; inferenceLogUrl: string }> | null;
   notifyWebhooks: readonly string[];
-  prometheus: Readonly<{ url: string; token?: string; queriesFile?: string }> | null;
+  prometheus: Readonly<{ url: string; token?: string; queriesFile?: string; preset: 'gateway' | 'envoy' }> | null;
   mlflow: Readonly<{ url: string; token?: string; username?: string; password?: string }> | null;
 }>;
 
@@ -108,13 +121,20 @@ export function parseEnv<T>(schema: z.ZodType<T>, env: NodeJS.ProcessEnv = proce
 /** The worker's configuration. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parseEnv(WorkerEnvSchema, env);
+  if (e.ROUTER === 'envoy' && !e.PROMETHEUS_URL) {
+    throw new ConfigError('invalid configuration:\n  PROMETHEUS_URL: required with ROUTER=envoy (the gates read Envoy\'s cluster stats from Prometheus)');
+  }
   return Object.freeze({
     temporal: temporalConnection(e),
     logLevel: e.LOG_LEVEL,
     dataDir: e.MODEL_ROLLOUT_DATA_DIR,
     gateway: Object.freeze({ url: e.GATEWAY_URL, adminToken: e.GATEWAY_ADMIN_TOKEN }),
+    envoy:
+      e.ROUTER === 'envoy'
+        ? Object.freeze({ adminUrl: e.ENVOY_ADMIN_URL, listenerUrl: e.ENVOY_URL, configDir: e.ENVOY_CONFIG_DIR ?? path.join(e.MODEL_ROLLOUT_DATA_DIR, 'envoy'), inferenceLogUrl: e.INFERENCE_LOG_URL })
+        : null,
     notifyWebhooks: Object.freeze(e.NOTIFY_WEBHOOKS),
-    prometheus: e.PROMETHEUS_URL ? Object.freeze({ url: e.PROMETHEUS_URL, token: e.PROMETHEUS_TOKEN, queriesFile: e.PROMETHEUS_QUERIES }) : null,
+    prometheus: e.PROMETHEUS_URL ? Object.freeze({ url: e.PROMETHEUS_URL, token: e.PROMETHEUS_TOKEN, queriesFile: e.PROMETHEUS_QUERIES, preset: e.ROUTER }) : null,
     mlflow: e.MLFLOW_TRACKING_URI
       ? Object.freeze({ url: e.MLFLOW_TRACKING_URI, token: e.MLFLOW_TRACKING_TOKEN, username: e.MLFLOW_TRACKING_USERNAME, password: e.MLFLOW_TRACKING_PASSWORD })
       : null,

@@ -11,6 +11,7 @@ import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
 import { describeIssues } from '../domain/issues';
 import { fetchModel } from '../shared/http';
+import { labelOf } from '../shared/prediction';
 
 export interface GatewayOptions {
   /** Bearer token the admin API requires. */
@@ -56,12 +57,6 @@ class HttpError extends Error {
   ) {
     super(message);
   }
-}
-
-/** The label a prediction counts under in the output distribution: its first output element. */
-function labelOf(outputs: { data: unknown[] }[]): string {
-  const v = outputs[0]?.data[0];
-  return typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v);
 }
 
 export class Gateway {

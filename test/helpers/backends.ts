@@ -65,14 +65,14 @@ async function stop(child: ChildProcess, dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Prometheus scraping the given host:port targets every second. */
-export async function startPrometheus(targets: string[]): Promise<Backend> {
+/** Prometheus scraping the given host:port targets every second, at `metricsPath` (default /metrics). */
+export async function startPrometheus(targets: string[], metricsPath = '/metrics'): Promise<Backend> {
   const bin = which([process.env.PROMETHEUS_BIN ?? '', 'prometheus', '/usr/bin/prometheus'].filter(Boolean));
   if (!bin) throw new Error('prometheus not found: run `bash scripts/backends.sh` (apt-get install prometheus)');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'prom-'));
   fs.writeFileSync(
     path.join(dir, 'prometheus.yml'),
-    `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: gateway\n    static_configs: [{ targets: ${JSON.stringify(targets)} }]\n`,
+    `global: { scrape_interval: 1s, evaluation_interval: 1s }\nscrape_configs:\n  - job_name: router\n    metrics_path: ${metricsPath}\n    static_configs: [{ targets: ${JSON.stringify(targets)} }]\n`,
   );
   const port = await freePort();
   const { child, log } = start(bin, [`--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=127.0.0.1:${port}`], dir);

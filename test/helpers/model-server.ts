@@ -18,6 +18,11 @@ export async function fakeModelServer(opts: {
   predict?: (data: unknown[]) => unknown;
   /** Sees each request's headers (a router's request id, a mirror's host). */
   onRequest?: (headers: Record<string, string | undefined>) => void;
+  /**
+   * Logs each answered request as KServe's inference logger does: a CloudEvent in binary mode to this URL,
+   * ce-type …inference.response, ce-metadata carrying the request's x-request-id, the response as body.
+   */
+  logTo?: string;
 }): Promise<FakeModel> {
   const state = { calls: 0 };
   const server = http.createServer((req, res) => {
@@ -34,8 +39,26 @@ export async function fakeModelServer(opts: {
         }
         const body = JSON.parse(Buffer.concat(chunks).toString() || '{}') as { id?: string; inputs?: { data: unknown[] }[] };
         const label = opts.predict ? opts.predict(body.inputs?.[0]?.data ?? []) : opts.label;
+        const answer = JSON.stringify({ model_name: 'm', id: body.id, outputs: [{ name: 'label', shape: [1], datatype: 'BYTES', data: [label] }] });
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ model_name: 'm', id: body.id, outputs: [{ name: 'label', shape: [1], datatype: 'BYTES', data: [label] }] }));
+        res.end(answer);
+        if (opts.logTo) {
+          const rid = req.headers['x-request-id'];
+          void fetch(opts.logTo, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'ce-specversion': '1.0',
+              'ce-type': 'org.kubeflow.serving.inference.response',
+              'ce-id': `evt-${n}-${Math.random().toString(36).slice(2)}`,
+              'ce-source': 'http://localhost:9081/',
+              'ce-inferenceservicename': 'm',
+              'ce-component': 'predictor',
+              'ce-metadata': JSON.stringify({ 'x-request-id': [rid] }),
+            },
+            body: answer,
+          }).catch(() => undefined);
+        }
       }, opts.delayMs ?? 0);
     });
   });

@@ -24,10 +24,21 @@ describe('worker configuration', () => {
   it('chooses Prometheus and MLflow only when their URLs are set, naming a bad one', () => {
     expect(loadConfig({})).toMatchObject({ prometheus: null, mlflow: null });
     const c = loadConfig({ PROMETHEUS_URL: 'http://prom:9090', MLFLOW_TRACKING_URI: 'http://mlflow:5000', MLFLOW_TRACKING_TOKEN: 't' });
-    expect(c.prometheus).toEqual({ url: 'http://prom:9090', token: undefined, queriesFile: undefined });
+    expect(c.prometheus).toEqual({ url: 'http://prom:9090', token: undefined, queriesFile: undefined, preset: 'gateway' });
     expect(c.mlflow).toMatchObject({ url: 'http://mlflow:5000', token: 't' });
     expect(() => loadConfig({ PROMETHEUS_URL: 'prom:9090' })).toThrow(/PROMETHEUS_URL/);
     expect(() => loadConfig({ MLFLOW_TRACKING_URI: 'mlflow' })).toThrow(/MLFLOW_TRACKING_URI/);
+  });
+});
+
+describe('router choice', () => {
+  it('given ROUTER=envoy, then it needs Prometheus, and reads Envoy’s admin, listener, config directory and the inference log', () => {
+    expect(() => loadConfig({ ROUTER: 'envoy' })).toThrow(/PROMETHEUS_URL: required with ROUTER=envoy/);
+    const c = loadConfig({ ROUTER: 'envoy', PROMETHEUS_URL: 'http://prom:9090', MODEL_ROLLOUT_DATA_DIR: '/d' });
+    expect(c.envoy).toEqual({ adminUrl: 'http://127.0.0.1:9901', listenerUrl: 'http://127.0.0.1:10000', configDir: '/d/envoy', inferenceLogUrl: 'http://127.0.0.1:8200' });
+    expect(c.prometheus?.preset).toBe('envoy');
+    expect(loadConfig({}).envoy).toBeNull();
+    expect(() => loadConfig({ ROUTER: 'nginx' })).toThrow(/ROUTER/);
   });
 });
 
