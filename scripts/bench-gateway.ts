@@ -1,12 +1,16 @@
-// Benchmark: what the gateway adds in front of a model server, against calling the model server
+// Benchmark: what the gateway and Envoy add in front of a model server, against calling the model server
 // directly and against an nginx reverse proxy (Debian's), in the same run on the same machine.
 //
 // Every piece is its own process: the model server (the demo's real penguin classifier over the Open
 // Inference Protocol), the gateway (`src/gateway/main.ts`, routing 100% to it with metrics and stats),
-// nginx (one worker, upstream keep-alive), and this load generator. Two measurements per target:
+// nginx (one worker, upstream keep-alive), Envoy (the Envoy router's bootstrap, one worker thread), and
+// this load generator. Three measurements per target:
 //   - latency at fixed rates, open loop: requests leave on a schedule whatever the answers do, and each
 //     latency counts from its scheduled time (no coordinated omission): p50, p99, achieved rate;
-//   - throughput, closed loop, with wrk (Debian's) when installed: requests per second at 32 connections.
+//   - throughput, closed loop, with wrk (Debian's) when installed: requests per second at 32 connections;
+//   - for the two routers, the time from a weight change being asked to the traffic following it: the
+//     route flips between two versions, and a client calling back to back notes the first answer from
+//     the new one (x-model-version), 20 times.
 //
 //   npm run bench:gateway [-- --rates 250,500,1000 --seconds 8]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +18,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { EnvoyRouter } from '../src/adapters/envoy';
+import { startEnvoy, type EnvoyProcess } from '../src/envoy/process';
 import { freePort, waitHttp } from './bench-util';
 
 const args = process.argv.slice(2);
@@ -27,12 +33,12 @@ const BODY = JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], dataty
 const ROOT = path.resolve(__dirname, '..');
 const NODE = [process.execPath, '-r', '@swc-node/register'];
 
-async function modelServerRole(port: number): Promise<void> {
+async function modelServerRole(port: number, version: string): Promise<void> {
   const { loadPenguins, split } = await import('../support/demo/penguins');
   const { train } = await import('../support/demo/softmax');
   const { serveModel } = await import('../support/demo/model-server');
   const model = train(split(loadPenguins()).train, { features: [0, 1, 2, 3], missing: 'impute-mean' });
-  await serveModel(MODEL, 'v1', model, port);
+  await serveModel(MODEL, version, model, port);
 }
 
 function start(cmd: string[], env: Record<string, string> = {}): ChildProcess {
@@ -60,6 +66,18 @@ function post(url: URL): Promise<boolean> {
       },
     );
     req.on('error', () => resolve(false));
+    req.end(BODY);
+  });
+}
+
+/** The version that answers a request now (the routers' x-model-version header). */
+function versionOf(url: URL): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve((res.headers['x-model-version'] as string | undefined) ?? null));
+    });
+    req.on('error', () => resolve(null));
     req.end(BODY);
   });
 }
@@ -135,23 +153,30 @@ http {
 
 async function main(): Promise<void> {
   const role = arg('role', '');
-  if (role === 'model') return modelServerRole(Number(arg('port', '0')));
+  if (role === 'model') return modelServerRole(Number(arg('port', '0')), arg('version', 'v1'));
 
   const rates = arg('rates', '250,500,1000').split(',').map(Number);
   const seconds = Number(arg('seconds', '8'));
-  const [modelPort, gatewayPort, nginxPort] = [await freePort(), await freePort(), await freePort()];
+  const [modelPort, model2Port, gatewayPort, nginxPort, envoyPort, envoyAdminPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  let envoy: EnvoyProcess | null = null;
   const token = 'bench-admin-token-0123456789';
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-gateway-'));
   const children: ChildProcess[] = [];
   try {
     children.push(start([...NODE, __filename, '--role', 'model', '--port', String(modelPort)]));
+    children.push(start([...NODE, __filename, '--role', 'model', '--port', String(model2Port), '--version', 'v2']));
     children.push(start([...NODE, 'src/gateway/main.ts'], { GATEWAY_PORT: String(gatewayPort), GATEWAY_ADMIN_TOKEN: token, MODEL_ROLLOUT_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }));
     const ng = nginx(modelPort, nginxPort);
     if (ng.child) children.push(ng.child);
     await waitHttp(`http://127.0.0.1:${modelPort}/v2/health/ready`);
     await waitHttp(`http://127.0.0.1:${gatewayPort}/v2/health/ready`);
     const admin = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await waitHttp(`http://127.0.0.1:${model2Port}/v2/health/ready`);
     await fetch(`http://127.0.0.1:${gatewayPort}/admin/backends/${MODEL}/v1`, { method: 'PUT', headers: admin, body: JSON.stringify({ url: `http://127.0.0.1:${modelPort}` }) });
+    await fetch(`http://127.0.0.1:${gatewayPort}/admin/backends/${MODEL}/v2`, { method: 'PUT', headers: admin, body: JSON.stringify({ url: `http://127.0.0.1:${model2Port}` }) });
+    envoy = await startEnvoy({ configDir: path.join(dataDir, 'envoy'), adminPort: envoyAdminPort, listenerPort: envoyPort });
+    const envoyRouter = new EnvoyRouter({ adminUrl: envoy.adminUrl, listenerUrl: envoy.listenerUrl, configDir: path.join(dataDir, 'envoy') });
+    await envoyRouter.serveModel(MODEL, { v1: `http://127.0.0.1:${modelPort}`, v2: `http://127.0.0.1:${model2Port}` }, 'v1');
     const r = await fetch(`http://127.0.0.1:${gatewayPort}/admin/routes/${MODEL}`, {
       method: 'PUT',
       headers: admin,
@@ -162,6 +187,7 @@ async function main(): Promise<void> {
     const targets: [string, URL][] = [
       ['direct', new URL(`http://127.0.0.1:${modelPort}/v2/models/${MODEL}/infer`)],
       ['gateway', new URL(`http://127.0.0.1:${gatewayPort}/v2/models/${MODEL}/infer`)],
+      ['envoy', new URL(`http://127.0.0.1:${envoyPort}/v2/models/${MODEL}/infer`)],
     ];
     if (ng.child) {
       await waitHttp(`http://127.0.0.1:${nginxPort}/v2/health/ready`);
@@ -197,8 +223,35 @@ async function main(): Promise<void> {
       console.log(`  ${name.padEnd(8)} ${tput[name] === null ? 'wrk not installed or errors' : `${tput[name]?.toFixed(0)} req/s`}`);
     }
     if (tput.direct && tput.gateway) console.log(`  gateway / direct = ${(tput.gateway / tput.direct).toFixed(2)}${tput.nginx ? `; gateway / nginx = ${(tput.gateway / tput.nginx).toFixed(2)}` : ''}`);
+    if (tput.direct && tput.envoy) console.log(`  envoy / direct = ${(tput.envoy / tput.direct).toFixed(2)}${tput.gateway ? `; envoy / gateway = ${(tput.envoy / tput.gateway).toFixed(2)}` : ''}`);
+
+    console.log('\nweight change asked → traffic follows (ms, 20 flips between v1 and v2 at 100%)');
+    const flips = 20;
+    const measure = async (name: string, url: URL, apply: (version: string, generation: number) => Promise<void>) => {
+      const ms: number[] = [];
+      for (let g = 0; g < flips; g++) {
+        const version = g % 2 === 0 ? 'v2' : 'v1';
+        const t0 = performance.now();
+        const applied = apply(version, 100 + g);
+        for (;;) {
+          if ((await versionOf(url)) === version) break;
+          if (performance.now() - t0 > 10_000) throw new Error(`${name}: traffic never followed the change to ${version}`);
+        }
+        ms.push(performance.now() - t0);
+        await applied;
+      }
+      ms.sort((a, b) => a - b);
+      const q = (p: number) => (ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)] as number).toFixed(1);
+      console.log(`  ${name.padEnd(8)} p50 ${q(0.5)}  p90 ${q(0.9)}  max ${q(1)}`);
+    };
+    const spec = (version: string, generation: number) => ({ model: MODEL, releaseId: 'bench-flip', generation, mode: 'weighted' as const, variants: [{ version, weight: 100 }], shadow: null });
+    await measure('gateway', new URL(`http://127.0.0.1:${gatewayPort}/v2/models/${MODEL}/infer`), async (v, g) => {
+      await fetch(`http://127.0.0.1:${gatewayPort}/admin/routes/${MODEL}`, { method: 'PUT', headers: admin, body: JSON.stringify(spec(v, g)) });
+    });
+    await measure('envoy', new URL(`http://127.0.0.1:${envoyPort}/v2/models/${MODEL}/infer`), (v, g) => envoyRouter.apply(spec(v, g)));
   } finally {
     for (const c of children) c.kill('SIGTERM');
+    await envoy?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
     agent.destroy();
   }

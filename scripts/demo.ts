@@ -13,7 +13,11 @@
 //   npm run demo                 runs both, then keeps everything up for the Web UI until Ctrl-C
 //   npm run demo -- --ci         non-interactive: exits 0 only if release 1 is promoted and release 2
 //                                is rolled back automatically
-// Ports: --temporal-port (7233), --ui-port (8233), --gateway-port (8100).
+//   npm run demo -- --router envoy   the same releases with Envoy as the router: Envoy's cluster stats
+//                                through Prometheus, the application's own outcome counter, and shadow
+//                                answers from the inference log the model servers post to
+// Ports: --temporal-port (7233), --ui-port (8233), --gateway-port (8100), --envoy-port (10000),
+// --envoy-admin-port (9901).
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +30,7 @@ import { serveModel, type ModelServer } from '../support/demo/model-server';
 import { FEATURES, loadPenguins, split } from '../support/demo/penguins';
 import { accuracy, train, type ModelSpec } from '../support/demo/softmax';
 import { startTraffic } from '../support/demo/traffic';
+import { startEnvoyEdge, type EnvoyEdge } from '../support/envoy-edge';
 import { startStack } from '../support/stack';
 import type { Outcome, ReleaseResult } from '../src/domain/release';
 import { createLogger } from '../src/logger';
@@ -69,16 +74,22 @@ async function main(): Promise<number> {
       'temporal-port': { type: 'string', default: '7233' },
       'ui-port': { type: 'string', default: '8233' },
       'gateway-port': { type: 'string', default: '8100' },
+      'envoy-port': { type: 'string', default: '10000' },
+      'envoy-admin-port': { type: 'string', default: '9901' },
+      router: { type: 'string', default: 'gateway' },
       rate: { type: 'string', default: '80' },
     },
   });
   // Every flag is checked before anything starts.
-  const port = (name: 'temporal-port' | 'ui-port' | 'gateway-port') => {
+  const port = (name: 'temporal-port' | 'ui-port' | 'gateway-port' | 'envoy-port' | 'envoy-admin-port') => {
     const n = Number(flags[name]);
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name}: expected a port from 0 to 65535, got ${flags[name]}`);
     return n;
   };
   const ports = { grpcPort: port('temporal-port'), uiPort: port('ui-port'), gatewayPort: port('gateway-port') };
+  const router = flags.router;
+  if (router !== 'gateway' && router !== 'envoy') throw new Error(`--router: expected gateway or envoy, got ${router}`);
+  const envoyPorts = { listenerPort: port('envoy-port'), adminPort: port('envoy-admin-port') };
   const rate = Number(flags.rate);
   if (!(rate > 0 && rate <= 5_000)) throw new Error(`--rate: expected requests per second above 0 and at most 5000, got ${flags.rate}`);
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
@@ -105,14 +116,21 @@ async function main(): Promise<number> {
   const workerStopped = new Promise<void>((r) => (stopWorker = r));
   let worker: Promise<void> | null = null;
   let traffic: ReturnType<typeof startTraffic> | null = null;
+  let edge: EnvoyEdge | null = null;
   try {
+    if (router === 'envoy') {
+      say(bold('Starting Envoy, the inference log and Prometheus…'));
+      edge = await startEnvoyEdge({ dataDir, ...envoyPorts });
+    }
     const backends: Record<string, string> = {};
     for (const [v, m] of Object.entries(models)) {
-      const s = await serveModel(MODEL, v, m);
+      // Behind Envoy, each version's server logs its answers, as KServe's inference logger would.
+      const s = await serveModel(MODEL, v, m, 0, edge ? `${edge.inferenceLogUrl}/log/${MODEL}/${v}` : undefined);
       servers.push(s);
       backends[v] = s.url;
     }
-    stack.gateway.serveModel(MODEL, backends, 'good');
+    if (edge) await edge.router.serveModel(MODEL, backends, 'good');
+    else stack.gateway.serveModel(MODEL, backends, 'good');
     await new FileRegistry(path.join(dataDir, 'registry.json')).register(MODEL, 'good', true);
     // The curated holdout for offline evaluation: complete rows, sliced by island, grouped by sex.
     fs.mkdirSync(path.join(dataDir, 'datasets'), { recursive: true });
@@ -121,10 +139,12 @@ async function main(): Promise<number> {
       holdout.map((p) => JSON.stringify({ inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: p.features }], label: p.species, slice: p.island, group: p.sex })).join('\n'),
     );
 
-    const workerConfig = { ...config, dataDir, temporal: { ...config.temporal, address: stack.address }, gateway: { url: stack.gatewayUrl } };
-    worker = runWorker(workerConfig, logger, workerStopped);
-    traffic = startTraffic({ gatewayUrl: stack.gatewayUrl, model: MODEL, population, rate, brokenScale: 0.15, truthDelayMs: 1_500 });
-    say(`Gateway ${stack.gatewayUrl}, ${rate} requests/s of live traffic, 15% with a broken scale; ground truth 1.5 s later.`);
+    const base = { ...config, dataDir, temporal: { ...config.temporal, address: stack.address }, gateway: { url: stack.gatewayUrl } };
+    worker = runWorker(edge ? edge.workerConfig(base) : base, logger, workerStopped);
+    const routerUrl = edge ? edge.listenerUrl : stack.gatewayUrl;
+    const recordOutcome = edge ? (version: string, success: boolean) => (edge as EnvoyEdge).recordOutcome(MODEL, version, success) : undefined;
+    traffic = startTraffic({ routerUrl, recordOutcome, model: MODEL, population, rate, brokenScale: 0.15, truthDelayMs: 1_500 });
+    say(`${edge ? `Envoy ${routerUrl} (admin ${edge.envoy.adminUrl}), Prometheus ${edge.prometheusUrl}` : `Gateway ${routerUrl}`}, ${rate} requests/s of live traffic, 15% with a broken scale; ground truth 1.5 s later.`);
 
     const client = new Client({ connection: await Connection.connect({ address: stack.address }), namespace: config.temporal.namespace });
     const run = async (n: number, champion: string, candidate: string): Promise<ReleaseResult> => {
@@ -159,6 +179,7 @@ async function main(): Promise<number> {
     stopWorker();
     await worker?.catch(() => undefined);
     await Promise.all(servers.map((s) => s.close()));
+    await edge?.close();
     await stack.close();
   }
 }

@@ -51,6 +51,9 @@ export function renderBootstrap(o: BootstrapOptions): object {
   const source = (file: string) => ({ path_config_source: { path: path.join(dir, file), watched_directory: { path: dir } }, resource_api_version: 'V3' });
   return {
     node: { id: 'model-rollout', cluster: 'model-rollout' },
+    // Histograms reach /stats/prometheus at each flush (default 5 s): every second, so a gate's window of a
+    // few seconds holds several scrapes that differ.
+    stats_flush_interval: '1s',
     admin: { address: { socket_address: { address: host, port_value: o.adminPort } } },
     dynamic_resources: { cds_config: source(CDS_FILE) },
     static_resources: {

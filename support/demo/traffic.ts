@@ -6,7 +6,13 @@ import type { Penguin } from './penguins';
 import { seeded } from '../../src/shared/random';
 
 export interface TrafficOptions {
-  gatewayUrl: string;
+  /** The router clients call: the gateway, or Envoy's listener. */
+  routerUrl: string;
+  /**
+   * Where the ground truth goes. Default: the gateway's feedback endpoint. Behind Envoy, the application
+   * counts it itself, against the version that answered (x-model-version).
+   */
+  recordOutcome?: (version: string, success: boolean) => void;
   model: string;
   population: Penguin[];
   /** Requests per second. */
@@ -41,7 +47,7 @@ export function startTraffic(o: TrafficOptions): { stats: TrafficStats; stop: ()
     const user = `user-${Math.floor(random() * 5_000)}`;
     stats.sent += 1;
     try {
-      const r = await fetch(`${o.gatewayUrl}/v2/models/${o.model}/infer`, {
+      const r = await fetch(`${o.routerUrl}/v2/models/${o.model}/infer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-user-id': user },
         body: JSON.stringify({ id: `req-${Date.now()}-${n}`, inputs: [{ name: 'features', shape: [1, 4], datatype: 'FP32', data: features }] }),
@@ -57,7 +63,8 @@ export function startTraffic(o: TrafficOptions): { stats: TrafficStats; stop: ()
       const correct = body.outputs[0]?.data[0] === p.species;
       await new Promise((res) => setTimeout(res, o.truthDelayMs));
       if (!running) return;
-      await fetch(`${o.gatewayUrl}/v2/models/${o.model}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: body.id, success: correct }) });
+      if (o.recordOutcome) o.recordOutcome(version, correct);
+      else await fetch(`${o.routerUrl}/v2/models/${o.model}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: body.id, success: correct }) });
       stats.truths += 1;
     } catch {
       stats.failed += 1;
