@@ -212,7 +212,8 @@ async function main(): Promise<void> {
       const d = byTarget.get('direct')?.[i] as Result;
       const parts = targets.filter(([n]) => n !== 'direct').map(([n]) => {
         const t = byTarget.get(n)?.[i] as Result;
-        return `${n} +${(t.p50 - d.p50).toFixed(2)} / +${(t.p99 - d.p99).toFixed(2)}`;
+        const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(2)}`;
+        return `${n} ${signed(t.p50 - d.p50)} / ${signed(t.p99 - d.p99)}`;
       });
       console.log(`  ${String(rate).padStart(5)}/s  ${parts.join('   ')}`);
     });
