@@ -42,7 +42,9 @@ export function createActivities(ports: Ports) {
       try {
         await ports.router.apply(route);
       } catch (err) {
-        fail('RouterUnavailable', `router did not take generation ${route.generation}: ${(err as Error).message}`);
+        // A refusal of the route itself stays one (no retry); anything else may pass on a retry.
+        const refused = err instanceof ApplicationFailure && err.type === 'RouteRefused';
+        fail(refused ? 'RouteRefused' : 'RouterUnavailable', `router ${refused ? 'refused' : 'did not take'} generation ${route.generation}: ${(err as Error).message}`, refused);
       }
       const applied = await ports.router.read(route.model).catch((err: Error) =>
         fail('RouterUnavailable', `router read-back failed: ${err.message}`),

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RouteSpec, TrafficRouter } from '../activities/ports';
 import { RouteSchema } from '../domain/route';
+import { describeIssues } from '../domain/issues';
 import { ErrorType } from '../domain/release';
 import { writeJsonAtomic } from '../shared/atomic-file';
 import { CDS_FILE, RDS_FILE } from '../envoy/bootstrap';
-import { checkBackends, clusterName, EnvoyConfigError, renderClusters, renderRoutes, routeFromConfigDump, type Backend } from '../envoy/xds';
+import { checkBackends, clusterName, EnvoyConfigError, renderClusters, renderRoutes, ROUTE_CONFIG_NAME, routeFromConfigDump, type Backend } from '../envoy/xds';
 
 export interface EnvoyRouterOptions {
   /** Envoy's admin API, e.g. http://127.0.0.1:9901. */
@@ -66,13 +67,14 @@ export class EnvoyRouter implements TrafficRouter {
    * directory, then writes the state, the clusters and the routes (clusters first: a route may name a
    * cluster only once it exists).
    */
-  private change(fn: (s: State) => boolean): Promise<{ seq: number }> {
+  private change(fn: (s: State) => boolean): Promise<{ seq: number; before: State }> {
     const run = async () => {
       const release = await lock(path.join(this.o.configDir, STATE_DIR));
       try {
         const s = this.load();
+        const before = structuredClone(s);
         // Nothing to write: Envoy keeps the version it has, and nothing waits for a new one.
-        if (!fn(s)) return { seq: 0 };
+        if (!fn(s)) return { seq: 0, before };
         s.seq += 1;
         const version = String(s.seq);
         const clusters = renderClusters(s.backends, version);
@@ -80,7 +82,7 @@ export class EnvoyRouter implements TrafficRouter {
         writeJsonAtomic(this.statePath(), s);
         writeJsonAtomic(path.join(this.o.configDir, CDS_FILE), clusters);
         writeJsonAtomic(path.join(this.o.configDir, RDS_FILE), routes);
-        return { seq: s.seq };
+        return { seq: s.seq, before };
       } finally {
         release();
       }
@@ -93,13 +95,30 @@ export class EnvoyRouter implements TrafficRouter {
   /** Registers where a version is served (a cluster). Envoy has it once the clusters file is reloaded. */
   async setBackend(model: string, version: string, url: string): Promise<void> {
     new URL(url);
-    const { seq } = await this.change((s) => {
+    await this.write(`the backend of ${model} ${JSON.stringify(version)}`, (s) => {
       const backends = [...s.backends.filter((b) => !(b.model === model && b.version === version)), { model, version, url }];
       checkBackends(backends);
       s.backends = backends;
       return true;
     });
-    await this.settle(seq);
+  }
+
+  /**
+   * Writes a change and waits for Envoy to load it. A change Envoy rejects (its update_rejected counters
+   * move) is undone, so the files on disk stay what Envoy serves and a restart cannot load a rejected
+   * config, and fails without retry, naming what was changed.
+   */
+  private async write(what: string, fn: (s: State) => boolean): Promise<void> {
+    const rejectedBefore = await this.rejections();
+    const { seq, before } = await this.change(fn);
+    if (seq === 0 || (await this.settle(seq, rejectedBefore)) !== 'rejected') return;
+    const undo = await this.change((s) => {
+      s.backends = before.backends;
+      s.routes = before.routes;
+      return true;
+    });
+    await this.settle(undo.seq, null);
+    throw new EnvoyConfigError(`Envoy rejected ${what} (see Envoy's log for its reason); the previous configuration stays in force`);
   }
 
   /** Where a version is served, as registered. */
@@ -119,21 +138,20 @@ export class EnvoyRouter implements TrafficRouter {
 
   async apply(route: RouteSpec): Promise<void> {
     const parsed = RouteSchema.safeParse(route);
-    if (!parsed.success) throw ApplicationFailure.nonRetryable(`envoy router refused the route: ${parsed.error.message}`, ErrorType.enum.RouterUnavailable);
-    let seq: number;
+    if (!parsed.success) throw ApplicationFailure.nonRetryable(`envoy router refused the route: ${describeIssues(parsed.error, 'route')}`, ErrorType.enum.RouteRefused);
+    const versions = [...route.variants.map((v) => v.version), ...(route.shadow ? [route.shadow.version] : [])].map((v) => JSON.stringify(v)).join(', ');
     try {
-      ({ seq } = await this.change((s) => {
+      await this.write(`generation ${route.generation} of ${route.model}'s route (versions ${versions})`, (s) => {
         const current = s.routes[route.model];
         // A generation this release has already passed is ignored, as the gateway does (a late retry).
         if (current && current.releaseId === route.releaseId && current.generation > route.generation) return false;
         s.routes[route.model] = parsed.data;
         return true;
-      }));
+      });
     } catch (err) {
-      if (err instanceof EnvoyConfigError) throw ApplicationFailure.nonRetryable(`envoy router refused the route: ${err.message}`, ErrorType.enum.RouterUnavailable);
+      if (err instanceof EnvoyConfigError) throw ApplicationFailure.nonRetryable(`envoy router refused the route: ${err.message}`, ErrorType.enum.RouteRefused);
       throw ApplicationFailure.retryable(`envoy router cannot write ${this.o.configDir}: ${(err as Error).message}`, ErrorType.enum.RouterUnavailable);
     }
-    await this.settle(seq);
   }
 
   async read(model: string): Promise<RouteSpec | null> {
@@ -167,14 +185,33 @@ export class EnvoyRouter implements TrafficRouter {
     }
   }
 
-  /** Waits (briefly) for Envoy to load a write; a down Envoy loads it at start, and the read-back decides. */
-  private async settle(seq: number): Promise<void> {
+  /** Envoy's count of rejected cluster and route updates, or null when its admin does not answer. */
+  private async rejections(): Promise<number | null> {
+    try {
+      const stats = (await this.adminJson('/stats?format=json&filter=update_rejected$')) as { stats?: { name?: string; value?: number }[] };
+      return (stats.stats ?? []).filter((x) => x.name === 'cluster_manager.cds.update_rejected' || x.name === `http.inference.rds.${ROUTE_CONFIG_NAME}.update_rejected`).reduce((a, x) => a + (x.value ?? 0), 0);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Waits (briefly) for Envoy to load a write. A down Envoy loads it at start, and the read-back decides;
+   * a rejection shows as a rise in Envoy's update_rejected counters while the version stays behind.
+   */
+  private async settle(seq: number, rejectedBefore: number | null): Promise<'loaded' | 'rejected' | 'unknown'> {
     const deadline = Date.now() + (this.o.settleMs ?? 2_000);
     while (Date.now() < deadline) {
       const v = await this.loadedVersion();
-      if (v === null || v >= seq) return;
+      if (v === null) return 'unknown';
+      if (v >= seq) return 'loaded';
+      if (rejectedBefore !== null) {
+        const now = await this.rejections();
+        if (now !== null && now > rejectedBefore) return 'rejected';
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
+    return 'unknown';
   }
 
   private async adminJson(p: string): Promise<unknown> {

@@ -56,7 +56,7 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
     const { status, json } = await this.request('PUT', `/admin/routes/${encodeURIComponent(route.model)}`, route, true);
     // 409: a newer generation of this release is already applied, which the read-back accepts.
     if (status !== 200 && status !== 409) {
-      throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, ErrorType.enum.RouterUnavailable);
+      throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, ErrorType.enum.RouteRefused);
     }
   }
 

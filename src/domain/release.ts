@@ -108,6 +108,11 @@ export const ErrorType = z.enum([
   'RouterUnavailable',
   /** The router took a change but reads back something else. */
   'RouteNotVerified',
+  /**
+   * The router refused the route itself (a version it has no backend for, a config it rejects): retrying
+   * cannot help, so a release in its forward path rolls back.
+   */
+  'RouteRefused',
   /** The metrics backend is unreachable or failed. */
   'MetricsUnavailable',
   /** The metrics backend refused a query as malformed (a PromQL template). */

@@ -159,6 +159,9 @@ export function renderRoutes(routes: readonly RouteSpec[], backends: readonly Ba
       {
         '@type': TYPE.routeConfig,
         name: ROUTE_CONFIG_NAME,
+        // Every write differs, so Envoy takes each one and reports its version: a change that only adds a
+        // cluster is confirmed too.
+        metadata: { filter_metadata: { [METADATA_KEY]: { version: versionInfo } } },
         virtual_hosts: [{ name: 'models', domains: ['*'], routes: sorted.flatMap((r) => modelRoutes(r, byCluster)) }],
       },
     ],

@@ -238,6 +238,11 @@ export class Gateway {
     if (p[0] === 'routes' && p[1] && method === 'PUT') {
       const route: Route = parse(RouteSchema, await readJson(req));
       if (route.model !== p[1]) throw new HttpError(400, `model: body names ${route.model}, path names ${p[1]}`);
+      // A version served or mirrored must have somewhere to go; a refused route changes nothing.
+      route.variants.forEach((v, i) => {
+        if (v.weight > 0 && !this.routes.backend(route.model, v.version)) throw new HttpError(400, `variants[${i}].version: ${route.model} ${v.version} has no backend`);
+      });
+      if (route.shadow && !this.routes.backend(route.model, route.shadow.version)) throw new HttpError(400, `shadow.version: ${route.model} ${route.shadow.version} has no backend`);
       const result = this.routes.apply(route);
       return send(res, result === 'stale' ? 409 : 200, { result, route: this.routes.get(route.model) });
     }

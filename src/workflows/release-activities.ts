@@ -36,6 +36,8 @@ export const measureActs = proxyLocalActivities<Activities>({
 export const LOCAL_MEASUREMENTS = 'local-measurements';
 /** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
 export const SEQUENTIAL_GATES = 'sequential-gates';
+/** Releases started before a refused route rolled back keep retrying it, as they did. */
+export const ROUTE_REFUSALS = 'route-refusals';
 /** Releases started before every schema became strict keep dropping unknown keys. */
 export const STRICT_SCHEMAS = 'strict-schemas';
 export const notifyActs = proxyActivities<Activities>({

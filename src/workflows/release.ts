@@ -4,6 +4,7 @@
 // release-activities.ts (activity proxies, limits, patch names), release-support.ts (waiting, failures,
 // times, the Web UI's details).
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
@@ -59,6 +60,7 @@ import {
   CARRIED_STATE_LIMIT_BYTES,
   DEFAULT_HISTORY_EVENT_LIMIT,
   LOCAL_MEASUREMENTS,
+  ROUTE_REFUSALS,
   SEQUENTIAL_GATES,
   STRICT_SCHEMAS,
   acts,
@@ -768,6 +770,10 @@ class Release {
         return;
       } catch (err) {
         if (isCancellation(err)) throw err;
+        // A route the router refuses (a version it has no backend for, a config it rejects) cannot pass on
+        // a retry: the forward path gives up and rolls back. The rollback's own route keeps retrying.
+        const refused = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.enum.RouteRefused;
+        if (refused && this.s.phase !== 'rolling-back' && patched(ROUTE_REFUSALS)) throw new RollbackRequested('error', `router refused ${summary}: ${causeOf(err)}`);
         const message = `router: ${causeOf(err)}; retrying (${summary}, attempt ${attempt})`;
         // Retries of the rollback's own route are compensation retries; before it, router retries.
         this.note({ type: this.s.phase === 'rolling-back' ? 'compensation-retry' : 'router-retry', step: this.s.stepIndex, message });

@@ -1,5 +1,6 @@
 // In-memory ports for workflow tests only: behaviour is scripted per version over (workflow) time, and
 // the router keeps real semantics (generations, read-back, outages on demand).
+import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../../src/domain/gates';
 import type {
@@ -40,6 +41,8 @@ export class StubPorts implements Ports {
   readonly notifications: Notification[] = [];
   /** Router calls fail while this returns true. */
   routerDown: () => boolean = () => false;
+  /** Versions the router refuses to route to, as a router with no backend for them does. */
+  refusedVersions = new Set<string>();
   behaviours: Record<string, Behaviour> = {};
   evaluation: EvaluationReport = GOOD_EVALUATION;
   shadowDivergence = 0.01;
@@ -86,6 +89,8 @@ export class StubPorts implements Ports {
   readonly router = {
     apply: async (route: RouteSpec) => {
       if (this.routerDown()) throw new Error('connect ECONNREFUSED router');
+      const refused = route.variants.find((v) => this.refusedVersions.has(v.version) && v.weight > 0);
+      if (refused) throw ApplicationFailure.nonRetryable(`variants: ${route.model} ${refused.version} has no backend`, 'RouteRefused');
       const current = this.routes.get(route.model);
       if (current && current.releaseId === route.releaseId && current.generation >= route.generation) return;
       this.routes.set(route.model, structuredClone(route));

@@ -128,6 +128,20 @@ describe('automatic rollback', () => {
   });
 });
 
+describe('a route the router refuses', () => {
+  it('given a candidate the router has no backend for, when the canary routes to it, then the step fails naming it and the release rolls back at once', async () => {
+    const ports = new StubPorts();
+    ports.refusedVersions.add('v2');
+    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '1h' }, { kind: 'fullRollout' }] });
+    const result = await h.release(ports, m);
+    expect(result.outcome).toBe('failed');
+    expect(result.status.rollback).toMatchObject({ trigger: 'error', reason: expect.stringMatching(/router refused .*variants: \S+ v2 has no backend/) });
+    // No retry loop: one refusal, then the undo.
+    expect(result.status.timeline.filter((e) => e.type === 'router-retry')).toEqual([]);
+    expectRestored(ports, m.model, 'failed');
+  });
+});
+
 describe('refused aborts', () => {
   it('given a finished release, when aborted, then the update is refused with the reason', async () => {
     const ports = new StubPorts();

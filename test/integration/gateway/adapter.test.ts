@@ -65,6 +65,12 @@ it('given a gateway that is down, then the activity fails retryably and names th
   await expect(env.run(a.applyRoute, route(3, 10))).rejects.toMatchObject({ type: 'RouterUnavailable', message: expect.stringMatching(/^router did not take generation 3: gateway http:\/\/127.0.0.1:9 unreachable/) });
 });
 
+it('given a version without a backend, then the gateway refuses the route naming it, and the activity says so without retry', async () => {
+  const a = createActivities({ router: client } as unknown as Ports);
+  const r = { ...route(5, 10), variants: [{ version: 'v1', weight: 90 }, { version: 'v7', weight: 10 }] };
+  await expect(env.run(a.applyRoute, r)).rejects.toMatchObject({ type: 'RouteRefused', nonRetryable: true, message: expect.stringMatching(/variants\[1\]\.version: fraud v7 has no backend/) });
+});
+
 it('given a wrong token, then the router refuses for good, not retryably', async () => {
   const wrong = new GatewayClient({ baseUrl: base, adminToken: 'nope' });
   await expect(wrong.apply(route(4, 10))).rejects.toMatchObject({ type: 'RouterUnavailable', nonRetryable: true });

@@ -104,8 +104,8 @@ it('given a slow shadow, then it is never served, never slows the served path, a
   const slowShadow = await fakeModelServer({ label: 'decline', delayMs: 400 });
   try {
     const { gw, base } = await start();
-    await setup(base, route({ variants: [{ version: 'v1', weight: 100 }], shadow: { version: 'v3', sampleRate: 1 } }));
     await admin(base, 'PUT', 'backends/fraud/v3', { url: slowShadow.url });
+    await setup(base, route({ variants: [{ version: 'v1', weight: 100 }], shadow: { version: 'v3', sampleRate: 1 } }));
     const t0 = performance.now();
     for (let i = 0; i < 10; i++) {
       const r = await infer(base);
