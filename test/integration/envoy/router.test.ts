@@ -2,6 +2,7 @@
 // live model servers: weighted splits, sticky cohorts and mirroring change at runtime without a restart;
 // the read-back is Envoy's own config dump; the state survives an Envoy restart; an Envoy that does not
 // answer makes the route activity fail retryably until it is back and the read-back verifies.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,4 +138,28 @@ it('given Envoy down mid-canary, then the route activity fails retryably, and on
   expect(await router.read('fraud')).toEqual(back);
   expect(await share(50)).toBe(0);
   expect(sameRoute(await createActivities({ router } as unknown as Ports).applyRoute(back), back)).toBe(true);
+}, 60_000);
+
+it('given `npm run envoy`, then Envoy runs on the generated bootstrap in the foreground and stops on SIGTERM', async () => {
+  const [listenerPort, adminPort] = [await freePort(), await freePort()];
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'envoy-main-'));
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/envoy/main.ts'], {
+    cwd: path.resolve(__dirname, '../../..'),
+    env: { ...process.env, ENVOY_PORT: String(listenerPort), ENVOY_ADMIN_PORT: String(adminPort), ENVOY_CONFIG_DIR: configDir, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', r));
+  try {
+    for (let i = 0; i < 200 && !out.includes('envoy ready'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(JSON.parse(out.split('\n').find((l) => l.includes('envoy ready')) ?? '{}')).toMatchObject({ listener: `http://127.0.0.1:${listenerPort}`, admin: `http://127.0.0.1:${adminPort}`, configDir });
+    expect((await fetch(`http://127.0.0.1:${adminPort}/ready`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${adminPort}/ready`)).rejects.toThrow();
+  } finally {
+    child.kill('SIGKILL');
+    fs.rmSync(configDir, { recursive: true, force: true });
+  }
 }, 60_000);
