@@ -25,13 +25,17 @@ command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# PostgreSQL 15 (Debian 12's) for the production topology as processes (npm run prod-stack).
+[ -d /usr/lib/postgresql ] || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
-  if [[ " ${missing[*]} " == *" prometheus "* ]]; then
-    # The package starts a system service on :9090; the tests start their own.
-    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-    $sudo systemctl disable --now prometheus >/dev/null 2>&1 || $sudo service prometheus stop >/dev/null 2>&1 || true
-  fi
+  # The packages start system services (:9090, :5432); the tests start their own.
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  for svc in prometheus postgresql; do
+    if [[ " ${missing[*]} " == *" $svc "* ]]; then
+      $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || $sudo service "$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
 fi
 log "prometheus: $(command -v prometheus); chromium: /usr/bin/chromium; docker-compose: $(command -v docker-compose)"
 

@@ -4,16 +4,18 @@
 // without a restart, and reads the same files after one. The read-back is Envoy's own /config_dump, not
 // the file: a step counts only once Envoy serves it. An admin endpoint that does not answer is a
 // retryable RouterUnavailable, so a rollback keeps trying until the read-back verifies.
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RouteSpec, TrafficRouter } from '../activities/ports';
+import { z } from 'zod';
 import { RouteSchema } from '../domain/route';
 import { describeIssues } from '../domain/issues';
 import { ErrorType } from '../domain/release';
 import { writeJsonAtomic } from '../shared/atomic-file';
 import { CDS_FILE, RDS_FILE } from '../envoy/bootstrap';
-import { checkBackends, clusterName, EnvoyConfigError, renderClusters, renderRoutes, ROUTE_CONFIG_NAME, routeFromConfigDump, type Backend } from '../envoy/xds';
+import { checkBackends, clusterName, EnvoyConfigError, renderClusters, renderRoutes, ROUTE_CONFIG_NAME, routeFromConfigDump } from '../envoy/xds';
 
 export interface EnvoyRouterOptions {
   /** Envoy's admin API, e.g. http://127.0.0.1:9901. */
@@ -27,15 +29,20 @@ export interface EnvoyRouterOptions {
   settleMs?: number;
 }
 
-interface State {
+const State = z.object({
   /** Increases with every write; Envoy reports it as the resources' version_info. */
-  seq: number;
-  backends: Backend[];
-  routes: Record<string, RouteSpec>;
-}
+  seq: z.number().int().min(0),
+  backends: z.array(z.object({ model: z.string(), version: z.string(), url: z.string() })),
+  routes: z.record(z.string(), RouteSchema),
+  /** The highest generation applied per release, so a late attempt of any release is ignored. */
+  seen: z.record(z.string(), z.number()).default({}),
+});
+type State = z.infer<typeof State>;
 
 const STATE_DIR = 'state';
 const STATE_FILE = 'router.json';
+/** Releases whose highest generation is remembered. */
+const SEEN_LIMIT = 1_000;
 
 export class EnvoyRouter implements TrafficRouter {
   private readonly admin: string;
@@ -54,35 +61,56 @@ export class EnvoyRouter implements TrafficRouter {
   }
 
   private load(): State {
+    let text: string;
     try {
-      return JSON.parse(fs.readFileSync(this.statePath(), 'utf8')) as State;
+      text = fs.readFileSync(this.statePath(), 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { seq: 0, backends: [], routes: {} };
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { seq: 0, backends: [], routes: {}, seen: {} };
       throw err;
     }
+    let parsed: ReturnType<typeof State.safeParse>;
+    try {
+      parsed = State.safeParse(JSON.parse(text));
+    } catch {
+      throw new EnvoyConfigError(`${this.statePath()} is not JSON: restore it, or remove it and register the backends again`);
+    }
+    if (!parsed.success) throw new EnvoyConfigError(`${this.statePath()}: ${describeIssues(parsed.error, 'state')}`);
+    return parsed.data;
+  }
+
+  /** Writes the state, then the clusters, then the routes (a route may name a cluster once it exists). */
+  private publish(s: State): number {
+    s.seq += 1;
+    const version = String(s.seq);
+    const clusters = renderClusters(s.backends, version);
+    const routes = renderRoutes(Object.values(s.routes), s.backends, version);
+    writeJsonAtomic(this.statePath(), s);
+    writeJsonAtomic(path.join(this.o.configDir, CDS_FILE), clusters);
+    writeJsonAtomic(path.join(this.o.configDir, RDS_FILE), routes);
+    return s.seq;
   }
 
   /**
-   * Runs one change at a time in this process, under a lock file against other processes on the same
-   * directory, then writes the state, the clusters and the routes (clusters first: a route may name a
-   * cluster only once it exists).
+   * One change, start to end, alone: in this process one at a time, and under a lock file against other
+   * processes on the same directory. The change is published and Envoy is watched loading it; one Envoy
+   * rejects (its update_rejected counters move) is undone before the lock is let go, so no other writer
+   * ever builds on it and the files stay what Envoy serves; then it fails without retry, naming what was
+   * changed. A change that changes nothing writes nothing.
    */
-  private change(fn: (s: State) => boolean): Promise<{ seq: number; before: State }> {
+  private write(what: string, fn: (s: State) => boolean): Promise<void> {
     const run = async () => {
       const release = await lock(path.join(this.o.configDir, STATE_DIR));
       try {
         const s = this.load();
         const before = structuredClone(s);
-        // Nothing to write: Envoy keeps the version it has, and nothing waits for a new one.
-        if (!fn(s)) return { seq: 0, before };
-        s.seq += 1;
-        const version = String(s.seq);
-        const clusters = renderClusters(s.backends, version);
-        const routes = renderRoutes(Object.values(s.routes), s.backends, version);
-        writeJsonAtomic(this.statePath(), s);
-        writeJsonAtomic(path.join(this.o.configDir, CDS_FILE), clusters);
-        writeJsonAtomic(path.join(this.o.configDir, RDS_FILE), routes);
-        return { seq: s.seq, before };
+        if (!fn(s)) return;
+        const rejectedBefore = await this.rejections();
+        const seq = this.publish(s);
+        if ((await this.settle(seq, rejectedBefore, s)) !== 'rejected') return;
+        before.seq = s.seq;
+        const undo = this.publish(before);
+        const undone = await this.settle(undo, null, before);
+        throw new EnvoyConfigError(`Envoy rejected ${what} (see Envoy's log for its reason); ${undone === 'loaded' ? 'the previous configuration is back in force' : 'the previous configuration is written back'}`);
       } finally {
         release();
       }
@@ -94,31 +122,14 @@ export class EnvoyRouter implements TrafficRouter {
 
   /** Registers where a version is served (a cluster). Envoy has it once the clusters file is reloaded. */
   async setBackend(model: string, version: string, url: string): Promise<void> {
-    new URL(url);
     await this.write(`the backend of ${model} ${JSON.stringify(version)}`, (s) => {
       const backends = [...s.backends.filter((b) => !(b.model === model && b.version === version)), { model, version, url }];
+      // Validates the URL and the cluster names before anything is written.
+      renderClusters(backends, '0');
       checkBackends(backends);
       s.backends = backends;
       return true;
     });
-  }
-
-  /**
-   * Writes a change and waits for Envoy to load it. A change Envoy rejects (its update_rejected counters
-   * move) is undone, so the files on disk stay what Envoy serves and a restart cannot load a rejected
-   * config, and fails without retry, naming what was changed.
-   */
-  private async write(what: string, fn: (s: State) => boolean): Promise<void> {
-    const rejectedBefore = await this.rejections();
-    const { seq, before } = await this.change(fn);
-    if (seq === 0 || (await this.settle(seq, rejectedBefore)) !== 'rejected') return;
-    const undo = await this.change((s) => {
-      s.backends = before.backends;
-      s.routes = before.routes;
-      return true;
-    });
-    await this.settle(undo.seq, null);
-    throw new EnvoyConfigError(`Envoy rejected ${what} (see Envoy's log for its reason); the previous configuration stays in force`);
   }
 
   /** Where a version is served, as registered. */
@@ -142,10 +153,13 @@ export class EnvoyRouter implements TrafficRouter {
     const versions = [...route.variants.map((v) => v.version), ...(route.shadow ? [route.shadow.version] : [])].map((v) => JSON.stringify(v)).join(', ');
     try {
       await this.write(`generation ${route.generation} of ${route.model}'s route (versions ${versions})`, (s) => {
-        const current = s.routes[route.model];
-        // A generation this release has already passed is ignored, as the gateway does (a late retry).
-        if (current && current.releaseId === route.releaseId && current.generation > route.generation) return false;
+        // A generation of a release lower than one already applied is a late attempt: ignored, as the gateway does.
+        const seen = s.seen[route.releaseId];
+        if (seen !== undefined && route.generation < seen) return false;
         s.routes[route.model] = parsed.data;
+        delete s.seen[route.releaseId];
+        s.seen[route.releaseId] = route.generation;
+        for (const k of Object.keys(s.seen).slice(0, Math.max(0, Object.keys(s.seen).length - SEEN_LIMIT))) delete s.seen[k];
         return true;
       });
     } catch (err) {
@@ -196,22 +210,34 @@ export class EnvoyRouter implements TrafficRouter {
   }
 
   /**
-   * Waits (briefly) for Envoy to load a write. A down Envoy loads it at start, and the read-back decides;
-   * a rejection shows as a rise in Envoy's update_rejected counters while the version stays behind.
+   * Waits (briefly) for Envoy to load a write: the routes at this version, and every cluster active (a
+   * cluster still warming would answer 503 outside any version's stats). A down Envoy loads the files at
+   * start, and the read-back decides; a rejection shows as a rise in Envoy's update_rejected counters.
    */
-  private async settle(seq: number, rejectedBefore: number | null): Promise<'loaded' | 'rejected' | 'unknown'> {
+  private async settle(seq: number, rejectedBefore: number | null, s: State): Promise<'loaded' | 'rejected' | 'unknown'> {
     const deadline = Date.now() + (this.o.settleMs ?? 2_000);
+    const wanted = s.backends.map((b) => clusterName(b.model, b.version));
     while (Date.now() < deadline) {
-      const v = await this.loadedVersion();
-      if (v === null) return 'unknown';
-      if (v >= seq) return 'loaded';
       if (rejectedBefore !== null) {
         const now = await this.rejections();
         if (now !== null && now > rejectedBefore) return 'rejected';
       }
+      const v = await this.loadedVersion();
+      if (v === null) return 'unknown';
+      if (v >= seq && (await this.clustersActive(wanted))) return 'loaded';
       await new Promise((r) => setTimeout(r, 5));
     }
     return 'unknown';
+  }
+
+  private async clustersActive(names: string[]): Promise<boolean> {
+    try {
+      const dump = (await this.adminJson('/config_dump?resource=dynamic_active_clusters')) as { configs?: { cluster?: { name?: string } }[] };
+      const active = new Set((dump.configs ?? []).map((c) => c.cluster?.name));
+      return names.every((n) => active.has(n));
+    } catch {
+      return false;
+    }
   }
 
   private async adminJson(p: string): Promise<unknown> {
@@ -231,21 +257,39 @@ export class EnvoyRouter implements TrafficRouter {
 }
 
 /**
- * An exclusive lock on a directory, across processes: a lock file created with O_EXCL. A lock older
- * than 30 s belongs to a process that died holding it and is taken over.
+ * An exclusive lock on a directory, across processes: a lock file created with O_EXCL, holding a token of
+ * its own, so a holder removes only its own lock. A lock older than 30 s belongs to a process that died
+ * holding it (a change holds it for a few seconds at most) and is taken over.
  */
 async function lock(dir: string): Promise<() => void> {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, '.lock');
+  const token = `${process.pid}-${randomUUID()}`;
   for (let i = 0; ; i++) {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
+      fs.writeFileSync(file, token, { flag: 'wx' });
+      return () => {
+        let holder: string | null = null;
+        try {
+          holder = fs.readFileSync(file, 'utf8');
+        } catch {
+          /* already gone */
+        }
+        if (holder === token) fs.rmSync(file, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const age = Date.now() - (fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (age > 30_000) fs.rmSync(file, { force: true });
-      if (i > 2_000) throw new Error(`${file} is held by another process`);
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      if (stat && Date.now() - stat.mtimeMs > 30_000) {
+        // Take over by renaming the stale file away: of several waiters, one rename wins.
+        try {
+          fs.renameSync(file, `${file}.stale-${token}`);
+          fs.rmSync(`${file}.stale-${token}`, { force: true });
+        } catch {
+          /* another waiter took it over */
+        }
+      }
+      if (i > 4_000) throw new Error(`${file} is held by another process`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }

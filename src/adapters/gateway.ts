@@ -54,10 +54,10 @@ export class GatewayClient implements TrafficRouter, MetricsProvider, ShadowAnal
 
   async apply(route: RouteSpec): Promise<void> {
     const { status, json } = await this.request('PUT', `/admin/routes/${encodeURIComponent(route.model)}`, route, true);
-    // 409: a newer generation of this release is already applied, which the read-back accepts.
-    if (status !== 200 && status !== 409) {
-      throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, ErrorType.enum.RouteRefused);
-    }
+    // 409: a newer generation of this release is already applied, which the read-back accepts. 400 and
+    // 422 refuse the route itself; any other status (a proxy's 403, 404, 429…) may pass on a retry.
+    if (status === 400 || status === 422) throw ApplicationFailure.nonRetryable(`gateway ${this.base} refused the route: ${JSON.stringify(json)}`, ErrorType.enum.RouteRefused);
+    if (status !== 200 && status !== 409) throw ApplicationFailure.retryable(`gateway ${this.base} answered ${status} to the route: ${JSON.stringify(json)}`, ErrorType.enum.RouterUnavailable);
   }
 
   async read(model: string): Promise<RouteSpec | null> {

@@ -22,6 +22,8 @@ export class InferenceLogAnalyzer implements ShadowAnalyzer {
       throw ApplicationFailure.retryable(`inference log ${this.base} unreachable: ${(err as Error).message}`, ErrorType.enum.MetricsUnavailable);
     }
     const json: unknown = await r.json().catch(() => null);
+    // 4xx: the query itself is wrong, and retrying cannot fix it.
+    if (r.status >= 400 && r.status < 500) throw ApplicationFailure.nonRetryable(`inference log ${this.base} refused the query (${r.status}): ${JSON.stringify(json)}`, ErrorType.enum.BadMetricsQuery);
     if (!r.ok) throw ApplicationFailure.retryable(`inference log ${this.base} answered ${r.status}: ${JSON.stringify(json)}`, ErrorType.enum.MetricsUnavailable);
     const p = ShadowReport.safeParse(json);
     if (!p.success) throw ApplicationFailure.retryable(`inference log ${this.base}: malformed report: ${describeIssues(p.error, 'response')}`, ErrorType.enum.BadBackendResponse);

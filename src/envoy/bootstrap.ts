@@ -11,8 +11,13 @@ export interface BootstrapOptions {
   configDir: string;
   adminPort: number;
   listenerPort: number;
-  /** Default 127.0.0.1. */
+  /** The inference listener's address. Default 127.0.0.1. */
   host?: string;
+  /**
+   * The admin API's address. Default 127.0.0.1. Envoy's admin has no authentication and can stop Envoy
+   * (/quitquitquit) or rewrite its runtime: keep it on loopback or a private network.
+   */
+  adminHost?: string;
   /** The header that keys sticky cohorts. Default x-user-id. */
   userHeader?: string;
 }
@@ -21,23 +26,32 @@ export const CDS_FILE = 'cds.json';
 export const RDS_FILE = 'rds.json';
 
 /**
- * FNV-1a (32 bit) of the user header, modulo the total weight, into the bucket header; a request without
- * the header gets none, so Envoy draws a random bucket. A client-supplied bucket is always replaced or
- * removed: it cannot pick its own variant.
+ * The cohort bucket: FNV-1a (32 bit) of "<model>:<user>" modulo the total weight, exactly as the
+ * embedded gateway computes it (src/gateway/routes.ts bucketOf; the same for ASCII names), so a switch of
+ * router keeps every user's cohort. The multiply by the FNV prime 16777619 = 2^24 + 403 is split in two so
+ * it stays exact in LuaJIT's doubles. The model comes from the path (/v2/models/<model>/…, percent-decoded).
+ * A request without the user header gets no bucket, so Envoy draws one at random; a client-supplied
+ * bucket is always replaced or removed, so a client cannot pick its own variant.
  */
 export function cohortLua(userHeader: string): string {
+  if (!/^[a-z0-9-]+$/i.test(userHeader)) throw new Error(`user header ${JSON.stringify(userHeader)}: letters, digits and '-' only`);
   return `local bit = require("bit")
+local function decode(s)
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
 function envoy_on_request(handle)
   local headers = handle:headers()
   local user = headers:get("${userHeader}")
-  if user == nil or user == "" then
+  local model = string.match(headers:get(":path") or "", "^/v2/models/([^/?]+)")
+  if user == nil or user == "" or model == nil then
     headers:remove("${BUCKET_HEADER}")
     return
   end
-  local hash = 2166136261
-  for i = 1, #user do
-    hash = bit.bxor(hash, user:byte(i))
-    hash = bit.tobit(hash * 16777619)
+  local key = decode(model) .. ":" .. user
+  local hash = bit.tobit(2166136261)
+  for i = 1, #key do
+    hash = bit.bxor(hash, key:byte(i))
+    hash = bit.tobit(bit.lshift(hash, 24) + hash * 403)
   end
   if hash < 0 then hash = hash + 4294967296 end
   headers:replace("${BUCKET_HEADER}", string.format("%d", hash % ${TOTAL_WEIGHT}))
@@ -54,7 +68,7 @@ export function renderBootstrap(o: BootstrapOptions): object {
     // Histograms reach /stats/prometheus at each flush (default 5 s): every second, so a gate's window of a
     // few seconds holds several scrapes that differ.
     stats_flush_interval: '1s',
-    admin: { address: { socket_address: { address: host, port_value: o.adminPort } } },
+    admin: { address: { socket_address: { address: o.adminHost ?? '127.0.0.1', port_value: o.adminPort } } },
     dynamic_resources: { cds_config: source(CDS_FILE) },
     static_resources: {
       listeners: [

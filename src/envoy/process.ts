@@ -60,7 +60,7 @@ export async function startEnvoy(o: BootstrapOptions & { envoyPath?: string; log
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20_000)));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const adminUrl = `http://${host}:${o.adminPort}`;
+  const adminUrl = `http://${o.adminHost ?? '127.0.0.1'}:${o.adminPort}`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`envoy exited with ${child.exitCode}: ${log.slice(-2_000)}`);

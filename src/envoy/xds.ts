@@ -6,11 +6,12 @@
 //   - `/v2/models/<model>/versions/<version>/…` goes to that version's cluster, path rewritten to
 //     `/v2/models/<model>/…`: readiness probes and the evaluator address one version through Envoy;
 //   - `/v2/models/<model>` and `/v2/models/<model>/…` go to a weighted split of the served versions,
-//     the candidate first, weights in basis points (total 10,000). Each cluster answers with an
-//     `x-model-version` response header, for the caller to echo back with ground truth;
+//     in the release's order (champion first), weights in basis points (total 10,000). Each cluster
+//     answers with an `x-model-version` response header, for the caller to echo back with ground truth;
 //   - cohort mode reads the split's random value from `x-rollout-bucket`, which the bootstrap's Lua
-//     filter sets to a hash of the user header: a user keeps one bucket, and as the candidate's weight
-//     grows its cohort only gains users (the candidate's range [0, w) comes first);
+//     filter sets to FNV-1a of "<model>:<user>" modulo 10,000: the embedded gateway's bucket, and the
+//     same ranges (the champion's [0, w₁), the candidate's above it), so a user keeps one variant, a
+//     switch of router keeps the cohorts, and as the candidate's weight grows its cohort only gains users;
 //   - a shadow is a request mirror policy with a runtime fraction in millionths; Envoy sends the mirror
 //     with the same x-request-id and throws its answer away.
 // The route carries our release tag (release, generation, mode) as filter metadata, so the read-back
@@ -71,19 +72,36 @@ export function renderClusters(backends: readonly Backend[], versionInfo: string
   return {
     version_info: versionInfo,
     resources: backends.map((b) => {
-      const u = new URL(b.url);
-      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+      const u = backendUrl(b);
+      const port = Number(u.port || 80);
       const name = clusterName(b.model, b.version);
-      const isIp = /^\d+\.\d+\.\d+\.\d+$/.test(u.hostname);
+      const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+      const isIp = /^\d+\.\d+\.\d+\.\d+$/.test(host) || host.includes(':');
       return {
         '@type': TYPE.cluster,
         name,
         type: isIp ? 'STATIC' : 'STRICT_DNS',
         connect_timeout: '1s',
-        load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: u.hostname, port_value: port } } } }] }] },
+        load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
       };
     }),
   };
+}
+
+/**
+ * A backend's URL as Envoy can reach it: plain HTTP to a host and port. TLS to the model server and a
+ * path prefix are refused, naming the backend, rather than silently dropped.
+ */
+function backendUrl(b: Backend): URL {
+  let u: URL;
+  try {
+    u = new URL(b.url);
+  } catch {
+    throw new EnvoyConfigError(`${b.model} ${b.version}: backend url ${JSON.stringify(b.url)} is not a URL`);
+  }
+  if (u.protocol !== 'http:') throw new EnvoyConfigError(`${b.model} ${b.version}: backend url ${b.url}: only http:// backends (TLS to the model server is not configured)`);
+  if (u.pathname !== '/' && u.pathname !== '') throw new EnvoyConfigError(`${b.model} ${b.version}: backend url ${b.url}: a path prefix is not supported; give the server's root`);
+  return u;
 }
 
 /** A RouteSpec's percentages as basis points; a weight finer than 0.01% is refused, naming it. */
@@ -105,15 +123,14 @@ function modelRoutes(route: RouteSpec, backends: ReadonlyMap<string, Backend>): 
       name: `${route.model}/versions/${b.version}`,
       match: { prefix: `${base}/versions/${encodeURIComponent(b.version)}/` },
       route: { cluster: clusterName(b.model, b.version), prefix_rewrite: `${base}/`, timeout: '10s' },
-      response_headers_to_add: [{ header: { key: VERSION_HEADER, value: b.version } }],
+      response_headers_to_add: [{ header: { key: VERSION_HEADER, value: b.version }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
     });
   }
   // Any other version under /versions/ is not served here: 404, not the split.
   out.push({ name: `${route.model}/versions/*`, match: { prefix: `${base}/versions/` }, direct_response: { status: 404, body: { inline_string: `no version of ${route.model} by that name behind this router` } } });
   const bps = basisPoints(route);
-  // The candidate (the last-added variant, as releases list champion then candidate) first, so a cohort's
-  // bucket range [0, w) only grows with w.
-  const order = route.variants.map((v, i) => ({ v, bp: bps[i] as number })).reverse();
+  // In the release's order, as the gateway assigns buckets: the champion's [0, w₁), then the candidate's.
+  const order = route.variants.map((v, i) => ({ v, bp: bps[i] as number }));
   for (const { v } of order) {
     if (!backends.has(clusterName(route.model, v.version))) throw new EnvoyConfigError(`variants: ${route.model} ${v.version} has no backend registered with the Envoy router`);
   }
@@ -126,7 +143,7 @@ function modelRoutes(route: RouteSpec, backends: ReadonlyMap<string, Backend>): 
       clusters: order.map(({ v, bp }) => ({
         name: clusterName(route.model, v.version),
         weight: bp,
-        response_headers_to_add: [{ header: { key: VERSION_HEADER, value: v.version } }],
+        response_headers_to_add: [{ header: { key: VERSION_HEADER, value: v.version }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
       })),
     },
     timeout: '10s',
@@ -202,8 +219,7 @@ export function routeFromConfigDump(dump: unknown, model: string, versionOf: (cl
     releaseId: String(tag.releaseId),
     generation: Number(tag.generation),
     mode: split.header_name ? 'cohort' : 'weighted',
-    // Listed champion first, as the release wrote them.
-    variants: [...split.clusters].reverse().map((c) => ({ version: version(c.name), weight: (c.weight ?? 0) / (TOTAL_WEIGHT / 100) })),
+    variants: split.clusters.map((c) => ({ version: version(c.name), weight: (c.weight ?? 0) / (TOTAL_WEIGHT / 100) })),
     shadow: mirror ? { version: version(mirror.cluster), sampleRate: (fraction?.numerator ?? 0) / (DENOMINATORS[fraction?.denominator ?? 'HUNDRED'] ?? 100) } : null,
   };
 }

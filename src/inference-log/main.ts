@@ -15,13 +15,15 @@ const Env = z.object({
   INFERENCE_LOG_PAIR_TIMEOUT: z.coerce.number().positive().default(300),
   /** Joined answers kept, hours. Default 24. */
   INFERENCE_LOG_RETENTION: z.coerce.number().positive().default(24),
+  /** A bearer token loggers must send (set one whenever the log listens beyond loopback). Default none. */
+  INFERENCE_LOG_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   ...CommonEnv,
 });
 
 async function main(): Promise<void> {
   const env = parseEnv(Env);
   const logger = createLogger(env.LOG_LEVEL).child({ component: 'inference-log' });
-  const server = new InferenceLogServer(new InferenceLog({ pairTimeoutMs: env.INFERENCE_LOG_PAIR_TIMEOUT * 1000, retentionMs: env.INFERENCE_LOG_RETENTION * 3_600_000 }));
+  const server = new InferenceLogServer(new InferenceLog({ pairTimeoutMs: env.INFERENCE_LOG_PAIR_TIMEOUT * 1000, retentionMs: env.INFERENCE_LOG_RETENTION * 3_600_000 }), env.INFERENCE_LOG_TOKEN);
   const port = await server.listen(env.INFERENCE_LOG_PORT, env.INFERENCE_LOG_HOST);
   logger.info({ url: `http://${env.INFERENCE_LOG_HOST}:${port}` }, 'inference log listening');
   const stop = () => void server.close().then(() => process.exit(0));

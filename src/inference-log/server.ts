@@ -8,6 +8,7 @@
 // and its mirror alike: from ce-metadata (KServe's logger.metadataHeaders: ["x-request-id"]), else an
 // x-request-id header, else ce-id.
 //   GET /shadow/<model>?champion=&candidate=&from=&to=   divergence and PSI over the joined answers
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { labelOf } from '../shared/prediction';
 import { InferenceLog } from './store';
@@ -101,7 +102,11 @@ function predictionOf(data: unknown): { label: string; modelVersion?: string } {
 export class InferenceLogServer {
   private readonly server: http.Server;
 
-  constructor(readonly log: InferenceLog = new InferenceLog()) {
+  /** `token`: when set, loggers must send it as a bearer token (INFERENCE_LOG_TOKEN). */
+  constructor(
+    readonly log: InferenceLog = new InferenceLog(),
+    private readonly token?: string,
+  ) {
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -120,7 +125,17 @@ export class InferenceLogServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://log');
-      const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      let parts: string[];
+      try {
+        parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+      } catch {
+        throw new HttpError(400, `path: ${url.pathname} is not percent-encoded correctly`);
+      }
+      if (this.token && req.method === 'POST') {
+        const given = Buffer.from(header(req, 'authorization') ?? '');
+        const want = Buffer.from(`Bearer ${this.token}`);
+        if (given.length !== want.length || !timingSafeEqual(given, want)) throw new HttpError(401, 'the inference log needs Authorization: Bearer <INFERENCE_LOG_TOKEN>');
+      }
       if (req.method === 'POST' && parts[0] === 'log' && (parts.length === 1 || parts.length === 3)) {
         const e = parseEvent(req, await body(req));
         if (e.type === REQUEST_TYPE) return send(res, 202, { recorded: false, reason: 'request events are not needed' });
@@ -144,7 +159,7 @@ export class InferenceLogServer {
         if (!Number.isFinite(from) || !Number.isFinite(to)) throw new HttpError(400, 'from, to: epoch milliseconds');
         return send(res, 200, this.log.shadowWindow({ model: parts[1], champion: q('champion'), candidate: q('candidate'), from, to }));
       }
-      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true, pending: this.log.pendingSize, dropped: this.log.dropped });
+      if (req.method === 'GET' && url.pathname === '/healthz') return send(res, 200, { ok: true, pending: this.log.pendingSize, dropped: this.log.dropped, series: this.log.seriesCount, refused: this.log.refused });
       throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
     } catch (err) {
       send(res, err instanceof HttpError ? err.status : 500, { error: (err as Error).message });

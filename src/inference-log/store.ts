@@ -5,7 +5,9 @@
 //
 // Bounded: a response waits for its partner at most `pairTimeoutMs` (default 5 min) and the unmatched
 // ones are capped (`maxPending`, oldest dropped first); joined pairs are kept as per-second counts for
-// `retentionMs` (default 24 h). Labels are bounded per model as the gateway bounds them.
+// `retentionMs` (default 24 h), swept by time over every series, and a series left empty is deleted; at
+// most `maxSeries` (model, version pair) series exist at once (default 1,000; a new one beyond is not
+// recorded, and counted). Labels are bounded per model as the gateway bounds them.
 import { LabelBudget } from '../gateway/metrics';
 import { psi } from '../gateway/stats';
 
@@ -27,6 +29,7 @@ export interface InferenceLogOptions {
   pairTimeoutMs?: number;
   maxPending?: number;
   retentionMs?: number;
+  maxSeries?: number;
   now?: () => number;
 }
 
@@ -48,6 +51,9 @@ export class InferenceLog {
   private pendingCount = 0;
   /** Responses dropped unmatched, for the operator's metrics. */
   dropped = 0;
+  /** Pairs not recorded because the series limit was reached. */
+  refused = 0;
+  private lastSweep = 0;
 
   constructor(private readonly o: InferenceLogOptions = {}) {
     this.now = o.now ?? Date.now;
@@ -57,6 +63,7 @@ export class InferenceLog {
   record(e: { model: string; version: string; requestId: string; label: string }): void {
     const at = this.now();
     this.expire(at);
+    this.sweep(at);
     const key = `${e.model}\u0000${e.requestId}`;
     const label = this.labels.label(e.model, e.label);
     const others = this.pending.get(key) ?? [];
@@ -73,7 +80,13 @@ export class InferenceLog {
   private pair(model: string, a: Pending, b: Pending, at: number): void {
     const key = pairKey(model, a.version, b.version);
     let series = this.seconds.get(key);
-    if (!series) this.seconds.set(key, (series = new Map()));
+    if (!series) {
+      if (this.seconds.size >= (this.o.maxSeries ?? 1_000)) {
+        this.refused += 1;
+        return;
+      }
+      this.seconds.set(key, (series = new Map()));
+    }
     const s = Math.floor(at / 1000);
     let sec = series.get(s);
     if (!sec) series.set(s, (sec = { compared: 0, divergent: 0, labels: new Map() }));
@@ -84,7 +97,22 @@ export class InferenceLog {
       if (!m) sec.labels.set(p.version, (m = new Map()));
       add(m, p.label);
     }
-    if (series.size % 512 === 0) for (const k of series.keys()) if (k * 1000 < at - (this.o.retentionMs ?? 24 * 3_600_000)) series.delete(k);
+  }
+
+  /** Drops seconds past the retention from every series, and empty series; at most once a minute. */
+  private sweep(at: number): void {
+    if (at - this.lastSweep < 60_000) return;
+    this.lastSweep = at;
+    const oldest = (at - (this.o.retentionMs ?? 24 * 3_600_000)) / 1000;
+    for (const [key, series] of this.seconds) {
+      for (const s of series.keys()) if (s < oldest) series.delete(s);
+      if (series.size === 0) this.seconds.delete(key);
+    }
+  }
+
+  /** How many (model, version pair) series are kept. */
+  get seriesCount(): number {
+    return this.seconds.size;
   }
 
   private expire(at: number): void {

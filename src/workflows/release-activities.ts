@@ -36,7 +36,10 @@ export const measureActs = proxyLocalActivities<Activities>({
 export const LOCAL_MEASUREMENTS = 'local-measurements';
 /** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */
 export const SEQUENTIAL_GATES = 'sequential-gates';
-/** Releases started before a refused route rolled back keep retrying it, as they did. */
+/**
+ * A route the router refuses rolls the release back. A history that retried a refusal (no marker) replays
+ * as it ran; a release in flight meets the new behaviour at its next refusal.
+ */
 export const ROUTE_REFUSALS = 'route-refusals';
 /** Releases started before every schema became strict keep dropping unknown keys. */
 export const STRICT_SCHEMAS = 'strict-schemas';

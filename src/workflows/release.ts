@@ -773,6 +773,8 @@ class Release {
         // A route the router refuses (a version it has no backend for, a config it rejects) cannot pass on
         // a retry: the forward path gives up and rolls back. The rollback's own route keeps retrying.
         const refused = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === ErrorType.enum.RouteRefused;
+        // patched() last: it is reached only on a refusal, which older activities never reported, so
+        // histories recorded before it replay without meeting it.
         if (refused && this.s.phase !== 'rolling-back' && patched(ROUTE_REFUSALS)) throw new RollbackRequested('error', `router refused ${summary}: ${causeOf(err)}`);
         const message = `router: ${causeOf(err)}; retrying (${summary}, attempt ${attempt})`;
         // Retries of the rollback's own route are compensation retries; before it, router retries.

@@ -45,3 +45,33 @@ describe('Dockerfile', () => {
     expect(text).toMatch(/COPY scripts\/bundle-workflows\.ts/);
   });
 });
+
+describe('the process stack (npm run prod-stack) and docker-compose.yml', () => {
+  const compose = YAML.parse(fs.readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'));
+  const text = fs.readFileSync(path.join(root, 'support/prod-stack.ts'), 'utf8');
+  const prodScript = fs.readFileSync(path.join(root, 'scripts/temporal-prod.sh'), 'utf8');
+
+  it('run the same versions: the Temporal server, its SQL tool, and PostgreSQL', () => {
+    const serverImage = compose.services.temporal.image as string;
+    const toolsImage = compose.services['temporal-schema'].image as string;
+    const built = /TEMPORAL_SERVER_VERSION:-([\d.]+)/.exec(prodScript)?.[1];
+    expect(serverImage).toBe(`temporalio/server:\${TEMPORAL_VERSION:-${built}}`);
+    expect(toolsImage).toBe(`temporalio/admin-tools:\${TEMPORAL_ADMINTOOLS_VERSION:-${built}}`);
+    // PostgreSQL 15: Debian 12's, which the process stack runs (scripts/backends.sh installs it).
+    expect(compose.services.postgresql.image).toBe('postgres:${POSTGRESQL_VERSION:-15}');
+    expect(fs.readdirSync('/usr/lib/postgresql').sort().at(-1)).toBe('15');
+  });
+
+  it('configure Temporal from the same variables, and set it up with the same scripts', () => {
+    const composeEnv = { ...compose['x-temporal-db'], ...compose.services.temporal.environment } as Record<string, string>;
+    const keys = /export interface ComposeEnv \{([^}]*)\}/.exec(text)?.[1]?.match(/^\s+([A-Z_]+):/gm)?.map((k) => k.trim().replace(':', '')) ?? [];
+    expect(keys.sort()).toEqual(Object.keys(composeEnv).filter((k) => k !== '<<').sort());
+    for (const script of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh']) {
+      expect(text).toContain(script);
+      expect(JSON.stringify(compose.services)).toContain(`/scripts/${path.basename(script)}`);
+    }
+    expect(text).toContain('deploy/dynamicconfig/development-sql.yaml');
+    expect(composeEnv.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/development-sql.yaml');
+    expect(compose.services.worker.environment.TEMPORAL_TASK_QUEUE).toBe('model-rollout');
+  });
+});

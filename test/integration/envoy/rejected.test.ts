@@ -30,7 +30,7 @@ it('given a version Envoy refuses (a newline cannot go into its x-model-version 
   const router = new EnvoyRouter({ adminUrl: envoy.adminUrl, listenerUrl: envoy.listenerUrl, configDir: dir });
   const bad = 'v2\nbeta';
   await router.serveModel('fraud', { v1: (models[0] as FakeModel).url }, 'v1');
-  await expect(router.setBackend('fraud', bad, (models[1] as FakeModel).url)).rejects.toThrow('Envoy rejected the backend of fraud "v2\\nbeta" (see Envoy\'s log for its reason); the previous configuration stays in force');
+  await expect(router.setBackend('fraud', bad, (models[1] as FakeModel).url)).rejects.toThrow('Envoy rejected the backend of fraud "v2\\nbeta" (see Envoy\'s log for its reason); the previous configuration is back in force');
   const activities = createActivities({ router } as unknown as Ports);
   const canary = { model: 'fraud', releaseId: 'release/fraud/r1', generation: 1, mode: 'weighted' as const, variants: [{ version: 'v1', weight: 90 }, { version: bad, weight: 10 }], shadow: null };
   const failure = await activities.applyRoute(canary).then(() => null, (e: unknown) => e);

@@ -11,6 +11,7 @@ import { createActivities, sameRoute } from '../../../src/activities';
 import type { Ports, RouteSpec } from '../../../src/activities/ports';
 import { EnvoyRouter } from '../../../src/adapters/envoy';
 import { startEnvoy, type EnvoyProcess } from '../../../src/envoy/process';
+import { pickVariant } from '../../../src/gateway/routes';
 import { freePort } from '../../helpers/backends';
 import { fakeModelServer, type FakeModel } from '../../helpers/model-server';
 
@@ -79,12 +80,15 @@ it('given an 80/20 split, then Envoy serves it, reads it back tagged with its ge
   expect(await router.healthy('fraud', 'v9')).toBe(false);
 });
 
-it('given cohort mode, then a user keeps one variant, and raising the weight only adds users to the candidate', async () => {
-  await router.apply(route({ generation: 2, mode: 'cohort' }));
+it('given cohort mode, then a user keeps one variant, the same one the embedded gateway gives, and raising the weight only adds users to the candidate', async () => {
+  const cohort = route({ generation: 2, mode: 'cohort' });
+  await router.apply(cohort);
   expect((await router.read('fraud'))?.mode).toBe('cohort');
   const users = Array.from({ length: 300 }, (_, i) => `user-${i}`);
   const first = new Map<string, string | null>();
   for (const u of users) first.set(u, (await infer({ 'x-user-id': u })).version);
+  // The Lua filter's FNV-1a of "<model>:<user>" is the gateway's bucket: switching routers keeps cohorts.
+  expect(users.filter((u) => first.get(u) !== pickVariant(cohort, u))).toEqual([]);
   for (const u of users.slice(0, 60)) expect((await infer({ 'x-user-id': u })).version).toBe(first.get(u));
   const onCandidate = users.filter((u) => first.get(u) === 'v2');
   expect(onCandidate.length / users.length).toBeGreaterThan(0.12);
@@ -162,4 +166,24 @@ it('given `npm run envoy`, then Envoy runs on the generated bootstrap in the for
     child.kill('SIGKILL');
     fs.rmSync(configDir, { recursive: true, force: true });
   }
+}, 60_000);
+
+it('given two routers (two workers) changing two models on one directory at once, then every change lands and verifies, none lost', async () => {
+  const a = new EnvoyRouter({ adminUrl: envoy.adminUrl, listenerUrl: envoy.listenerUrl, configDir: dir });
+  const b = new EnvoyRouter({ adminUrl: envoy.adminUrl, listenerUrl: envoy.listenerUrl, configDir: dir });
+  await a.serveModel('churn', { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url }, 'v1');
+  const steps = (model: string, r: EnvoyRouter) =>
+    (async () => {
+      for (let g = 1; g <= 10; g++) {
+        const spec = route({ model, releaseId: `release/${model}/c`, generation: 100 + g, variants: [{ version: 'v1', weight: 100 - g * 3 }, { version: 'v2', weight: g * 3 }] });
+        await r.apply(spec);
+        expect(sameRoute((await r.read(model)) as RouteSpec, spec)).toBe(true);
+      }
+    })();
+  await Promise.all([steps('fraud', a), steps('churn', b)]);
+  expect(await a.read('fraud')).toMatchObject({ generation: 110, variants: [{ version: 'v1', weight: 70 }, { version: 'v2', weight: 30 }] });
+  expect(await b.read('churn')).toMatchObject({ generation: 110, variants: [{ version: 'v1', weight: 70 }, { version: 'v2', weight: 30 }] });
+  // A late attempt of an older generation of either release changes nothing.
+  await a.apply(route({ releaseId: 'release/fraud/c', generation: 104 }));
+  expect((await a.read('fraud'))?.generation).toBe(110);
 }, 60_000);

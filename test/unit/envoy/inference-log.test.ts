@@ -21,6 +21,21 @@ describe('the inference log', () => {
     expect(log.dropped).toBe(2 + 0); // 'lonely' and other/r1 expired unmatched
   });
 
+  it('given pairs older than the retention, then a sweep drops them and deletes the emptied series; new series stop at the cap', () => {
+    let now = 1_000_000;
+    const log = new InferenceLog({ now: () => now, retentionMs: 3_600_000, maxSeries: 3 });
+    for (let m = 0; m < 5; m++) {
+      log.record({ model: `m${m}`, version: 'v1', requestId: 'r', label: 'a' });
+      log.record({ model: `m${m}`, version: 'v2', requestId: 'r', label: 'a' });
+    }
+    expect(log.seriesCount).toBe(3);
+    expect(log.refused).toBe(2);
+    now += 2 * 3_600_000;
+    log.record({ model: 'm9', version: 'v1', requestId: 'x', label: 'a' });
+    expect(log.seriesCount).toBe(0);
+    expect(log.shadowWindow({ model: 'm0', champion: 'v1', candidate: 'v2', from: 0, to: now }).requests).toBe(0);
+  });
+
   it('given a flood of answers that never pair, then it keeps at most maxPending and drops the oldest', () => {
     const log = new InferenceLog({ maxPending: 1_000 });
     for (let i = 0; i < 5_000; i++) log.record({ model: 'm', version: 'v1', requestId: `r${i}`, label: 'x' });

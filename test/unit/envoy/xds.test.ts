@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { sameRoute } from '../../../src/activities';
 import { renderQuery } from '../../../src/adapters/prometheus';
 import type { RouteSpec } from '../../../src/domain/route';
 import { basisPoints, clusterName, renderClusters, renderRoutes, routeFromConfigDump, type Backend } from '../../../src/envoy/xds';
@@ -22,18 +23,30 @@ const routeArb: fc.Arbitrary<RouteSpec> = fc
   .map(({ pick, cuts, generation, mode, shadow }) => {
     const sorted = [...cuts].sort((a, b) => a - b);
     const bps = pick.length === 1 ? [10_000] : pick.length === 2 ? [sorted[0] as number, 10_000 - (sorted[0] as number)] : [sorted[0] as number, (sorted[1] as number) - (sorted[0] as number), 10_000 - (sorted[1] as number)];
-    return { model: 'fraud.eu', releaseId: 'release/fraud.eu', generation, mode, variants: pick.map((version, i) => ({ version, weight: (bps[i] as number) / 100 })), shadow };
+    // The first variant's weight as the workflow computes a champion's, 100 minus the others, in floating point.
+    const rest = bps.slice(1).map((b) => b / 100);
+    const weights = [100 - rest.reduce((a, b) => a + b, 0), ...rest];
+    return { model: 'fraud.eu', releaseId: 'release/fraud.eu', generation, mode, variants: pick.map((version, i) => ({ version, weight: weights[i] as number })), shadow };
   });
 
 describe('Envoy xDS rendering', () => {
-  it('given any route in 0.01% steps, then what Envoy would load reads back as the same route', () => {
+  it('given any route in 0.01% steps, then what Envoy would load reads back as the same route, and the route activity agrees', () => {
     const versionOf = new Map(backends.map((b) => [clusterName(b.model, b.version), b.version]));
     fc.assert(
       fc.property(routeArb, (route) => {
         const rds = renderRoutes([route], backends, '7') as { version_info: string; resources: object[] };
-        expect(routeFromConfigDump(dumpOf(rds), route.model, (c) => versionOf.get(c))).toEqual(route);
+        const read = routeFromConfigDump(dumpOf(rds), route.model, (c) => versionOf.get(c));
+        expect(read).toMatchObject({ model: route.model, releaseId: route.releaseId, generation: route.generation, mode: route.mode });
+        expect(sameRoute(read as RouteSpec, route)).toBe(true);
       }),
     );
+  });
+
+  it('given a champion weight of 100 − 8.04 in floating point, then the read-back of 91.96 verifies', () => {
+    const asked: RouteSpec = { model: 'm', releaseId: 'r', generation: 1, mode: 'weighted', variants: [{ version: 'v1', weight: 100 - 8.04 }, { version: 'v2', weight: 8.04 }], shadow: { version: 'v2', sampleRate: 0.1 + 0.2 } };
+    expect(asked.variants[0]?.weight).not.toBe(91.96);
+    expect(sameRoute({ ...asked, variants: [{ version: 'v1', weight: 91.96 }, { version: 'v2', weight: 8.04 }], shadow: { version: 'v2', sampleRate: 0.3 } }, asked)).toBe(true);
+    expect(sameRoute({ ...asked, variants: [{ version: 'v1', weight: 91.95 }, { version: 'v2', weight: 8.05 }] }, asked)).toBe(false);
   });
 
   it('names clusters without dots, so Envoy’s Prometheus exporter keeps the whole name', () => {
@@ -54,11 +67,19 @@ describe('Envoy xDS rendering', () => {
     expect(() => renderRoutes([{ ...r, variants: [{ version: 'v1', weight: 100 }], shadow: { version: 'v2', sampleRate: 1 / 3 } }], backends, '1')).toThrow(/shadow\.sampleRate/);
   });
 
-  it('puts the candidate first in the split, so a cohort only gains users as its weight grows', () => {
+  it('orders the split as the gateway assigns buckets: the champion’s range first, then the candidate’s', () => {
     const rds = renderRoutes([{ model: 'fraud.eu', releaseId: 'r', generation: 1, mode: 'cohort', variants: [{ version: 'v1', weight: 80 }, { version: 'v2', weight: 20 }], shadow: null }], backends, '1') as {
       resources: { virtual_hosts: { routes: { name: string; route?: { weighted_clusters?: { header_name?: string; clusters: { name: string; weight: number }[] } } }[] }[] }[];
     };
     const main = rds.resources[0]?.virtual_hosts[0]?.routes.find((x) => x.name === 'fraud.eu');
-    expect(main?.route?.weighted_clusters).toMatchObject({ header_name: 'x-rollout-bucket', clusters: [{ name: 'fraud-eu__v2', weight: 2000 }, { name: 'fraud-eu__v1', weight: 8000 }] });
+    expect(main?.route?.weighted_clusters).toMatchObject({ header_name: 'x-rollout-bucket', clusters: [{ name: 'fraud-eu__v1', weight: 8000 }, { name: 'fraud-eu__v2', weight: 2000 }] });
+  });
+
+  it('refuses backends Envoy would reach differently than written: TLS, a path prefix', () => {
+    expect(() => renderClusters([{ model: 'm', version: 'v', url: 'https://model:8443' }], '1')).toThrow(/only http:\/\/ backends/);
+    expect(() => renderClusters([{ model: 'm', version: 'v', url: 'http://model:8080/serving' }], '1')).toThrow(/a path prefix is not supported/);
+    const v6 = renderClusters([{ model: 'm', version: 'v', url: 'http://[::1]:9001' }], '1') as { resources: { type: string; load_assignment: { endpoints: { lb_endpoints: { endpoint: { address: { socket_address: { address: string } } } }[] }[] } }[] };
+    expect(v6.resources[0]?.type).toBe('STATIC');
+    expect(v6.resources[0]?.load_assignment.endpoints[0]?.lb_endpoints[0]?.endpoint.address.socket_address.address).toBe('::1');
   });
 });

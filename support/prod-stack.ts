@@ -1,0 +1,329 @@
+// The production topology of docker-compose.yml, run as processes (no Docker engine here): PostgreSQL
+// (Debian's), the schema applied by Temporal's own SQL tool through the compose file's script, the full
+// Temporal server (built from its Go module) configured from the compose file's environment variables,
+// the namespace and search attributes through the compose file's setup script, and N workers on one task
+// queue. Same versions, same scripts, same variables: test/unit/deploy.test.ts checks that they agree.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { findTemporalServers } from '../src/dev/servers';
+import { freePort } from './net';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** What the compose file's services are given, by the same names. */
+export interface ComposeEnv {
+  DB: 'postgres12';
+  DB_PORT: string;
+  POSTGRES_USER: string;
+  POSTGRES_PWD: string;
+  POSTGRES_SEEDS: string;
+  DYNAMIC_CONFIG_FILE_PATH: string;
+  BIND_ON_IP: string;
+}
+
+export interface ProdBinaries {
+  server: string;
+  sqlTool: string;
+  schemaDir: string;
+}
+
+/** The full Temporal server and its SQL tool: scripts/temporal-prod.sh finds or builds them. */
+export function prodBinaries(): ProdBinaries {
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts/temporal-prod.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const get = (k: string) => {
+    const v = new RegExp(`^${k}=(.+)$`, 'm').exec(out)?.[1];
+    if (!v) throw new Error(`scripts/temporal-prod.sh printed no ${k}`);
+    return v;
+  };
+  return { server: get('TEMPORAL_SERVER_PATH'), sqlTool: get('TEMPORAL_SQL_TOOL_PATH'), schemaDir: get('TEMPORAL_SCHEMA_DIR') };
+}
+
+/**
+ * The server's configuration from the compose environment, as the temporalio/server image's template
+ * renders it: PostgreSQL for persistence and visibility, the four services on their ports.
+ */
+export function renderServerConfig(env: ComposeEnv, ports: { frontend: number; history: number; matching: number; worker: number; membershipBase: number; metrics: number }): string {
+  const store = (db: string, conns: number) => `      sql:
+        pluginName: "${env.DB}"
+        databaseName: "${db}"
+        connectAddr: "${env.POSTGRES_SEEDS}:${env.DB_PORT}"
+        connectProtocol: "tcp"
+        user: "${env.POSTGRES_USER}"
+        password: "${env.POSTGRES_PWD}"
+        maxConns: ${conns}
+        maxIdleConns: ${conns}
+        maxConnLifetime: "1h"`;
+  const service = (grpc: number, membership: number) => `    rpc:
+      grpcPort: ${grpc}
+      membershipPort: ${membership}
+      bindOnIP: "${env.BIND_ON_IP}"`;
+  return `log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:
+${store('temporal', 20)}
+    visibility:
+${store('temporal_visibility', 10)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+  metrics:
+    prometheus:
+      framework: "tally"
+      timerType: "histogram"
+      listenAddress: "127.0.0.1:${ports.metrics}"
+services:
+  frontend:
+${service(ports.frontend, ports.membershipBase)}
+  history:
+${service(ports.history, ports.membershipBase + 1)}
+  matching:
+${service(ports.matching, ports.membershipBase + 2)}
+  worker:
+${service(ports.worker, ports.membershipBase + 3)}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: "active"
+  currentClusterName: "active"
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: "frontend"
+      rpcAddress: "127.0.0.1:${ports.frontend}"
+dcRedirectionPolicy:
+  policy: "noop"
+dynamicConfigClient:
+  filepath: "${env.DYNAMIC_CONFIG_FILE_PATH}"
+  pollInterval: "10s"
+`;
+}
+
+export interface ProcessHandle {
+  child: ChildProcess;
+  log(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function run(bin: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string; uid?: number; gid?: number }): ProcessHandle {
+  const out = fs.openSync(opts.logFile, 'a');
+  const child = spawn(bin, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', out, out], detached: true, uid: opts.uid, gid: opts.gid });
+  fs.closeSync(out);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    child,
+    log: () => fs.readFileSync(opts.logFile, 'utf8').split('\n').slice(-40).join('\n'),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try {
+          process.kill(-child.pid, signal);
+        } catch {
+          /* gone */
+        }
+        const t = setTimeout(() => child.pid && child.exitCode === null && process.kill(-child.pid, 'SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs: number, log?: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms${log ? `:\n${log()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const PG_BIN = (() => {
+  const base = '/usr/lib/postgresql';
+  const versions = fs.existsSync(base) ? fs.readdirSync(base).sort((a, b) => Number(b) - Number(a)) : [];
+  return versions.length ? path.join(base, versions[0] as string, 'bin') : '';
+})();
+
+/** PostgreSQL refuses to run as root: as root, its files and process belong to the `postgres` user. */
+function pgUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root needs a `postgres` user (Debian\'s postgresql package creates it)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+export interface PostgresHandle extends ProcessHandle {
+  port: number;
+  dataDir: string;
+  /** Starts it again on the same data directory and port (a restart drill). */
+  restart(): Promise<PostgresHandle>;
+}
+
+/** PostgreSQL on loopback in its own data directory, with a `temporal` role that may create databases. */
+export async function startPostgres(dir: string, env: ComposeEnv, port?: number): Promise<PostgresHandle> {
+  if (!PG_BIN) throw new Error('PostgreSQL not found under /usr/lib/postgresql: apt-get install postgresql');
+  const dataDir = path.join(dir, 'pgdata');
+  const owner = pgUser();
+  const chownTree = (p: string) => owner.uid !== undefined && execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, p]);
+  const fresh = !fs.existsSync(path.join(dataDir, 'PG_VERSION'));
+  if (fresh) {
+    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chownTree(dir);
+    execFileSync(path.join(PG_BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], { stdio: 'ignore', ...owner });
+  }
+  const p = port ?? (await freePort());
+  const h = run(path.join(PG_BIN, 'postgres'), ['-D', dataDir, '-p', String(p), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'], {
+    cwd: dir,
+    logFile: path.join(dir, 'postgres.log'),
+    ...owner,
+  });
+  const psql = (sql: string) => execFileSync(path.join(PG_BIN, 'psql'), ['-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: 'pipe', ...owner });
+  await until('PostgreSQL', () => {
+    try {
+      execFileSync(path.join(PG_BIN, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(p)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 30_000, h.log);
+  if (fresh) psql(`CREATE ROLE ${env.POSTGRES_USER} LOGIN CREATEDB PASSWORD '${env.POSTGRES_PWD.replace(/'/g, "''")}'`);
+  const handle: PostgresHandle = { ...h, port: p, dataDir, restart: async () => startPostgres(dir, env, p) };
+  return handle;
+}
+
+export interface ProdStack {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  postgres: PostgresHandle;
+  server: ProcessHandle;
+  workers: ProcessHandle[];
+  /** Starts one more worker (after a kill). */
+  startWorker(extraEnv?: Record<string, string>): ProcessHandle;
+  restartServer(): Promise<void>;
+  restartPostgres(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ProdStackOptions {
+  dir?: string;
+  workers?: number;
+  namespace?: string;
+  taskQueue?: string;
+  /** Environment every worker gets on top of the stack's (the gateway, the data directory…). */
+  workerEnv?: Record<string, string>;
+  frontendPort?: number;
+}
+
+/** Starts the whole topology and returns when a worker polls the task queue. */
+export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStack> {
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'prod-stack-'));
+  fs.mkdirSync(dir, { recursive: true });
+  const bins = prodBinaries();
+  const env: ComposeEnv = { DB: 'postgres12', DB_PORT: '0', POSTGRES_USER: 'temporal', POSTGRES_PWD: 'temporal', POSTGRES_SEEDS: '127.0.0.1', DYNAMIC_CONFIG_FILE_PATH: 'config/dynamicconfig/development-sql.yaml', BIND_ON_IP: '127.0.0.1' };
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    let postgres = await startPostgres(dir, env);
+    closers.push(() => postgres.stop());
+    env.DB_PORT = String(postgres.port);
+
+    // The schema: the compose file's own script, with Temporal's SQL tool and the module's schema files.
+    const toolDir = path.dirname(bins.sqlTool);
+    execFileSync('sh', [path.join(ROOT, 'deploy/temporal/setup-postgres.sh')], {
+      env: { ...process.env, ...env, SQL_PASSWORD: env.POSTGRES_PWD, TEMPORAL_SCHEMA_DIR: bins.schemaDir, PATH: `${toolDir}${path.delimiter}${process.env.PATH ?? ''}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
+    const ports = { frontend: o.frontendPort ?? (await freePort()), history: await freePort(), matching: await freePort(), worker: await freePort(), membershipBase: 0, metrics: await freePort() };
+    // Four consecutive free ports for membership.
+    for (;;) {
+      const base = await freePort();
+      if (base < 65_000) {
+        ports.membershipBase = base;
+        break;
+      }
+    }
+    const serverRoot = path.join(dir, 'temporal');
+    fs.mkdirSync(path.join(serverRoot, 'config', 'dynamicconfig'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'deploy/dynamicconfig/development-sql.yaml'), path.join(serverRoot, 'config/dynamicconfig/development-sql.yaml'));
+    fs.writeFileSync(path.join(serverRoot, 'config', 'production.yaml'), renderServerConfig(env, ports));
+    const startServer = () => run(bins.server, ['--root', serverRoot, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'], { cwd: serverRoot, logFile: path.join(dir, 'temporal.log') });
+    let server = startServer();
+    closers.push(() => server.stop());
+    const address = `127.0.0.1:${ports.frontend}`;
+    const cli = findTemporalServers(false).devServer;
+    if (cli.type !== 'existing-path') throw new Error('the temporal CLI is needed for the namespace setup: run scripts/temporal-servers.sh');
+    const namespace = o.namespace ?? 'default';
+    // The namespace and search attributes: the compose file's setup script, retried while the server starts.
+    const setup = async () =>
+      until(
+        'the namespace and search attributes',
+        () => {
+          try {
+            execFileSync('sh', [path.join(ROOT, 'deploy/temporal/setup-namespace.sh')], {
+              env: { ...process.env, TEMPORAL_ADDRESS: address, NAMESPACE: namespace, PATH: `${path.dirname(cli.path)}${path.delimiter}${process.env.PATH ?? ''}` },
+              stdio: 'ignore',
+            });
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        90_000,
+        server.log,
+      );
+    await setup();
+
+    const taskQueue = o.taskQueue ?? 'model-rollout';
+    const workers: ProcessHandle[] = [];
+    const startWorker = (extraEnv: Record<string, string> = {}) => {
+      const w = run(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
+        cwd: ROOT,
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'info', ...o.workerEnv, ...extraEnv },
+        logFile: path.join(dir, `worker-${workers.length + 1}.log`),
+      });
+      workers.push(w);
+      return w;
+    };
+    for (let i = 0; i < (o.workers ?? 2); i++) startWorker();
+    closers.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
+    await until('the workers', () => workers.every((w) => /worker started/.test(w.log())), 60_000, () => workers.map((w) => w.log()).join('\n'));
+
+    return {
+      address,
+      namespace,
+      taskQueue,
+      get postgres() {
+        return postgres;
+      },
+      get server() {
+        return server;
+      },
+      workers,
+      startWorker,
+      restartServer: async () => {
+        await server.stop();
+        server = startServer();
+        await setup();
+      },
+      restartPostgres: async () => {
+        await postgres.stop();
+        postgres = await postgres.restart();
+      },
+      close: async () => {
+        for (const c of closers.reverse()) await c().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    throw err;
+  }
+}
