@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findTemporalServers } from '../src/dev/servers';
-import { freePort } from './net';
+import { freeLowPort, freePort } from './net';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -27,6 +27,7 @@ export interface ProdBinaries {
   server: string;
   sqlTool: string;
   schemaDir: string;
+  configTemplate: string;
 }
 
 /** The full Temporal server and its SQL tool: scripts/temporal-prod.sh finds or builds them. */
@@ -37,75 +38,21 @@ export function prodBinaries(): ProdBinaries {
     if (!v) throw new Error(`scripts/temporal-prod.sh printed no ${k}`);
     return v;
   };
-  return { server: get('TEMPORAL_SERVER_PATH'), sqlTool: get('TEMPORAL_SQL_TOOL_PATH'), schemaDir: get('TEMPORAL_SCHEMA_DIR') };
+  return { server: get('TEMPORAL_SERVER_PATH'), sqlTool: get('TEMPORAL_SQL_TOOL_PATH'), schemaDir: get('TEMPORAL_SCHEMA_DIR'), configTemplate: get('TEMPORAL_CONFIG_TEMPLATE') };
 }
 
 /**
- * The server's configuration from the compose environment, as the temporalio/server image's template
- * renders it: PostgreSQL for persistence and visibility, the four services on their ports.
+ * The server's configuration: the temporalio/server image's own template (docker/config_template.yaml in
+ * the server's module), rendered by the server from the environment, so the compose file's variables
+ * mean here what they mean in the image. The image renders it with dockerize, whose `.Env.X` and
+ * `default VALUE FALLBACK` become the server's built-in templating: sprig's `env "X"` and
+ * `default FALLBACK VALUE` (its arguments are the other way round).
  */
-export function renderServerConfig(env: ComposeEnv, ports: { frontend: number; history: number; matching: number; worker: number; membershipBase: number; metrics: number }): string {
-  const store = (db: string, conns: number) => `      sql:
-        pluginName: "${env.DB}"
-        databaseName: "${db}"
-        connectAddr: "${env.POSTGRES_SEEDS}:${env.DB_PORT}"
-        connectProtocol: "tcp"
-        user: "${env.POSTGRES_USER}"
-        password: "${env.POSTGRES_PWD}"
-        maxConns: ${conns}
-        maxIdleConns: ${conns}
-        maxConnLifetime: "1h"`;
-  const service = (grpc: number, membership: number) => `    rpc:
-      grpcPort: ${grpc}
-      membershipPort: ${membership}
-      bindOnIP: "${env.BIND_ON_IP}"`;
-  return `log:
-  stdout: true
-  level: warn
-persistence:
-  defaultStore: default
-  visibilityStore: visibility
-  numHistoryShards: 4
-  datastores:
-    default:
-${store('temporal', 20)}
-    visibility:
-${store('temporal_visibility', 10)}
-global:
-  membership:
-    maxJoinDuration: 30s
-    broadcastAddress: "127.0.0.1"
-  metrics:
-    prometheus:
-      framework: "tally"
-      timerType: "histogram"
-      listenAddress: "127.0.0.1:${ports.metrics}"
-services:
-  frontend:
-${service(ports.frontend, ports.membershipBase)}
-  history:
-${service(ports.history, ports.membershipBase + 1)}
-  matching:
-${service(ports.matching, ports.membershipBase + 2)}
-  worker:
-${service(ports.worker, ports.membershipBase + 3)}
-clusterMetadata:
-  enableGlobalNamespace: false
-  failoverVersionIncrement: 10
-  masterClusterName: "active"
-  currentClusterName: "active"
-  clusterInformation:
-    active:
-      enabled: true
-      initialFailoverVersion: 1
-      rpcName: "frontend"
-      rpcAddress: "127.0.0.1:${ports.frontend}"
-dcRedirectionPolicy:
-  policy: "noop"
-dynamicConfigClient:
-  filepath: "${env.DYNAMIC_CONFIG_FILE_PATH}"
-  pollInterval: "10s"
-`;
+export function serverConfigFromImageTemplate(template: string): string {
+  const body = template
+    .replace(/default \.Env\.([A-Z0-9_]+) ("[^"]*"|\$[A-Za-z_]+)/g, 'default $2 (env "$1")')
+    .replace(/\.Env\.([A-Z0-9_]+)/g, '(env "$1")');
+  return `# enable-template\n${body}`;
 }
 
 export interface ProcessHandle {
@@ -242,23 +189,40 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
-    const ports = { frontend: o.frontendPort ?? (await freePort()), history: await freePort(), matching: await freePort(), worker: await freePort(), membershipBase: 0, metrics: await freePort() };
-    // Four consecutive free ports for membership.
-    for (;;) {
-      const base = await freePort();
-      if (base < 65_000) {
-        ports.membershipBase = base;
-        break;
-      }
-    }
+    // The image's ports are fixed (7233…); here each is free, through the template's own variables.
+    const port = async () => String(await freeLowPort());
+    const serverEnv: Record<string, string> = {
+      ...env,
+      LOG_LEVEL: 'warn',
+      FRONTEND_GRPC_PORT: String(o.frontendPort ?? (await freePort())),
+      FRONTEND_HTTP_PORT: await port(),
+      FRONTEND_MEMBERSHIP_PORT: await port(),
+      HISTORY_GRPC_PORT: await port(),
+      HISTORY_MEMBERSHIP_PORT: await port(),
+      MATCHING_GRPC_PORT: await port(),
+      MATCHING_MEMBERSHIP_PORT: await port(),
+      WORKER_GRPC_PORT: await port(),
+      WORKER_MEMBERSHIP_PORT: await port(),
+      INTERNAL_FRONTEND_GRPC_PORT: await port(),
+      INTERNAL_FRONTEND_HTTP_PORT: await port(),
+      INTERNAL_FRONTEND_MEMBERSHIP_PORT: await port(),
+      PPROF_PORT: await port(),
+      PROMETHEUS_ENDPOINT: `127.0.0.1:${await port()}`,
+      TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
+    };
     const serverRoot = path.join(dir, 'temporal');
     fs.mkdirSync(path.join(serverRoot, 'config', 'dynamicconfig'), { recursive: true });
     fs.copyFileSync(path.join(ROOT, 'deploy/dynamicconfig/development-sql.yaml'), path.join(serverRoot, 'config/dynamicconfig/development-sql.yaml'));
-    fs.writeFileSync(path.join(serverRoot, 'config', 'production.yaml'), renderServerConfig(env, ports));
-    const startServer = () => run(bins.server, ['--root', serverRoot, '--config', 'config', '--env', 'production', '--allow-no-auth', 'start'], { cwd: serverRoot, logFile: path.join(dir, 'temporal.log') });
+    fs.writeFileSync(path.join(serverRoot, 'config', 'docker.yaml'), serverConfigFromImageTemplate(fs.readFileSync(bins.configTemplate, 'utf8')));
+    const startServer = () =>
+      run(bins.server, ['--root', serverRoot, '--config', 'config', '--env', 'docker', '--allow-no-auth', 'start'], {
+        cwd: serverRoot,
+        env: { ...process.env, ...serverEnv },
+        logFile: path.join(dir, 'temporal.log'),
+      });
     let server = startServer();
     closers.push(() => server.stop());
-    const address = `127.0.0.1:${ports.frontend}`;
+    const address = `127.0.0.1:${serverEnv.FRONTEND_GRPC_PORT}`;
     const cli = findTemporalServers(false).devServer;
     if (cli.type !== 'existing-path') throw new Error('the temporal CLI is needed for the namespace setup: run scripts/temporal-servers.sh');
     const namespace = o.namespace ?? 'default';
