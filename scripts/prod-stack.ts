@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import { startProdStack } from '../support/prod-stack';
 
 async function main(): Promise<void> {
+  // Ctrl-C during start-up stops what has started (support/prod-stack.ts kills its process groups on exit).
+  const early = () => process.exit(130);
+  process.once('SIGINT', early);
   const { values } = parseArgs({ options: { workers: { type: 'string', default: '2' }, port: { type: 'string', default: '7233' }, dir: { type: 'string' } } });
   const workers = Number(values.workers);
   const port = Number(values.port);
@@ -17,6 +20,7 @@ async function main(): Promise<void> {
     `Temporal ${stack.address} (namespace ${stack.namespace}) on PostgreSQL 127.0.0.1:${stack.postgres.port}; ${workers} workers on ${stack.taskQueue}.\n` +
       `  TEMPORAL_ADDRESS=${stack.address} npx rollout list\nCtrl-C stops it.\n`,
   );
+  process.off('SIGINT', early);
   await new Promise<void>((r) => process.once('SIGINT', () => r()));
   await stack.close();
 }

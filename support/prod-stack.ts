@@ -61,10 +61,24 @@ export interface ProcessHandle {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Every process group started here, killed if this process exits without closing the stack. */
+const groups = new Set<number>();
+process.once('exit', () => {
+  for (const pid of groups) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+
 function run(bin: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string; uid?: number; gid?: number }): ProcessHandle {
   const out = fs.openSync(opts.logFile, 'a');
   const child = spawn(bin, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', out, out], detached: true, uid: opts.uid, gid: opts.gid });
   fs.closeSync(out);
+  if (child.pid) groups.add(child.pid);
+  child.once('exit', () => child.pid && groups.delete(child.pid));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
@@ -124,7 +138,15 @@ export async function startPostgres(dir: string, env: ComposeEnv, port?: number)
   if (fresh) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chownTree(dir);
-    execFileSync(path.join(PG_BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], { stdio: 'ignore', ...owner });
+    if (owner.uid !== undefined) {
+      // The postgres user must reach its directory through ours (mkdtemp makes them 0700).
+      for (let p = path.dirname(dir); p !== path.dirname(p); p = path.dirname(p)) fs.chmodSync(p, fs.statSync(p).mode | 0o111);
+    }
+    try {
+      execFileSync(path.join(PG_BIN, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], { stdio: 'pipe', ...owner });
+    } catch (err) {
+      throw new Error(`initdb failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
+    }
   }
   const p = port ?? (await freePort());
   const h = run(path.join(PG_BIN, 'postgres'), ['-D', dataDir, '-p', String(p), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'], {
@@ -142,7 +164,9 @@ export async function startPostgres(dir: string, env: ComposeEnv, port?: number)
     }
   }, 30_000, h.log);
   if (fresh) psql(`CREATE ROLE ${env.POSTGRES_USER} LOGIN CREATEDB PASSWORD '${env.POSTGRES_PWD.replace(/'/g, "''")}'`);
-  const handle: PostgresHandle = { ...h, port: p, dataDir, restart: async () => startPostgres(dir, env, p) };
+  // SIGINT is PostgreSQL's fast shutdown: it disconnects clients (the Temporal server keeps some open,
+  // and SIGTERM's smart shutdown would wait for them forever) and stops cleanly.
+  const handle: PostgresHandle = { ...h, stop: (signal: NodeJS.Signals = 'SIGINT') => h.stop(signal), port: p, dataDir, restart: async () => startPostgres(dir, env, p) };
   return handle;
 }
 

@@ -1,7 +1,7 @@
 // Runs the cheap layers first, so a broken unit fails fast before any server starts.
 const Sequencer = require('@jest/test-sequencer').default;
 
-const LAYERS = ['unit', 'workflows', 'integration'];
+const LAYERS = ['unit', 'workflows', 'integration', 'production'];
 const layerOf = (test) => {
   const i = LAYERS.indexOf(test.context.config.displayName?.name);
   return i < 0 ? LAYERS.length : i;
