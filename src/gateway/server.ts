@@ -10,7 +10,7 @@ import { GatewayMetrics, LabelBudget } from './metrics';
 import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
 import { describeIssues } from '../domain/issues';
-import { fetchModel } from '../shared/http';
+import { closeServer, fetchModel, listenOn } from '../shared/http';
 import { labelOf } from '../shared/prediction';
 
 export interface GatewayOptions {
@@ -81,15 +81,11 @@ export class Gateway {
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
-    });
+    return listenOn(this.server, port, host);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeServer(this.server);
   }
 
   setBackend(model: string, version: string, url: string): void {

@@ -10,6 +10,7 @@
 //   GET /shadow/<model>?champion=&candidate=&from=&to=   divergence and PSI over the joined answers
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import { closeServer, listenOn } from '../shared/http';
 import { labelOf } from '../shared/prediction';
 import { InferenceLog } from './store';
 
@@ -111,15 +112,11 @@ export class InferenceLogServer {
   }
 
   listen(port: number, host = '127.0.0.1'): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => resolve((this.server.address() as { port: number }).port));
-    });
+    return listenOn(this.server, port, host);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeServer(this.server);
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
