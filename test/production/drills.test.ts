@@ -158,16 +158,27 @@ async function killAWorker(handle?: WorkflowHandle<typeof releaseWorkflow>): Pro
 }
 
 /**
- * OPEN DEFECT (issue #13): killing the worker that holds the release in its sticky cache, mid-bake, makes
- * the next worker's history diverge from a later replay: "[TMPRL1100] Nondeterminism error: No command
- * scheduled for event TimerStarted" or "Missing associated machine for LocalActivity(n)", both next to the
- * bake's measurements, which are local activities. The release is then stuck with its workflow task
- * failing, and updates (approve) are refused. Reproduce with DRILLS_WORKER_KILL=1 DRILLS_KEEP=1; it is
- * skipped in CI until fixed, so the other drills guard what works.
+ * Waits for a phase through the release's search attributes (describe): nothing is asked of a worker,
+ * as an operator watching the Web UI's list asks nothing. With `queries`, through the status query every
+ * 200 ms, as `rollout watch` does.
  */
-const killDrill = process.env.DRILLS_WORKER_KILL ? it : it.skip;
+async function reach(handle: WorkflowHandle<typeof releaseWorkflow>, phase: string, queries: boolean): Promise<void> {
+  if (queries) {
+    await until(handle, phase, (s) => s.phase === phase, 300_000);
+    return;
+  }
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const d = await handle.describe();
+    if ((d.searchAttributes as Record<string, unknown[] | undefined>).RolloutPhase?.[0] === phase) return;
+    if (d.status.name !== 'RUNNING') throw new Error(`release ended (${d.status.name}) before ${phase}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for phase ${phase}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
-killDrill('given workers SIGKILLed in the shadow, the bake, the approval and the watch, then the release is promoted as without them, and generations never go back', async () => {
+/** A release through every kind of step, the worker holding it SIGKILLed in each. */
+async function killDrill(queries: boolean): Promise<void> {
   const model = uniqueModel('drill-kill');
   await prepare(model);
   const load = traffic(model);
@@ -175,16 +186,18 @@ killDrill('given workers SIGKILLed in the shadow, the bake, the approval and the
   try {
     const { handle } = await startRelease(client, manifest(model, FULL_PLAN), { requestedBy: 'drill', taskQueue: stack.taskQueue });
     const kills: string[] = [];
-    for (const [step, label] of [['shadow', 'shadow'], ['bake', 'bake']] as const) {
-      await until(handle, label, (s) => kinds(s) === step);
+    for (const [phase, label] of [['shadowing', 'shadow'], ['canary', 'bake']] as const) {
+      await reach(handle, phase, queries);
+      // Into the step's measurements, so the killed worker holds timers and activities in flight.
+      await new Promise((r) => setTimeout(r, 1_500));
       await killAWorker(handle);
       kills.push(label);
     }
-    await until(handle, 'the approval', (s) => s.pendingApproval !== null);
+    await reach(handle, 'awaiting-approval', queries);
     await killAWorker(handle);
     kills.push('approval');
     await handle.executeUpdate(actionUpdates.approve, { args: [{ by: 'alice', reason: 'drill: approved with a worker down' }] });
-    await until(handle, 'the watch', (s) => kinds(s) === 'watch');
+    await reach(handle, 'watching', queries);
     await killAWorker(handle);
     kills.push('watch');
     const result = await handle.result();
@@ -196,7 +209,20 @@ killDrill('given workers SIGKILLed in the shadow, the bake, the approval and the
     await load.stop();
     expectMonotonic(gens.stop());
   }
-}, 600_000);
+}
+
+it('given the worker holding the release SIGKILLed in the shadow, the bake, the approval and the watch, then the release is promoted as without them, and generations never go back', () => killDrill(false), 600_000);
+
+/**
+ * OPEN DEFECT (issue #13): the same drill, with the release's status queried every 200 ms (as `rollout
+ * watch` or a dashboard does) while the worker holding it is dead. The next worker's decisions then
+ * diverge from a later replay ("[TMPRL1100] Nondeterminism error: No command scheduled for event
+ * TimerStarted", or an activity or local-activity mismatch, always right after a fired timer, as if it
+ * resumed on an earlier workflow time), its workflow task keeps failing, and updates are refused. Without
+ * the queries the drill above passes. Skipped in CI until fixed; DRILLS_QUERY_OUTAGE=1 runs it
+ * (DRILLS_KEEP=1 keeps every process's log).
+ */
+(process.env.DRILLS_QUERY_OUTAGE ? it : it.skip)('given status queries while the worker holding the release is dead, then the release still ends promoted', () => killDrill(true), 600_000);
 
 it('given a breach, when a worker is SIGKILLed as the rollback starts, then the rollback completes and traffic is verified on the champion', async () => {
   const model = uniqueModel('drill-rollback');
