@@ -7,7 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findTemporalServers } from '../src/dev/servers';
+import { findTemporalServers, runLocator } from '../src/dev/servers';
 import { freeLowPort, freePort } from './net';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -32,9 +32,9 @@ export interface ProdBinaries {
 
 /** The full Temporal server and its SQL tool: scripts/temporal-prod.sh finds or builds them. */
 export function prodBinaries(): ProdBinaries {
-  const out = execFileSync('bash', [path.join(ROOT, 'scripts/temporal-prod.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = runLocator(path.join(ROOT, 'scripts/temporal-prod.sh'));
   const get = (k: string) => {
-    const v = new RegExp(`^${k}=(.+)$`, 'm').exec(out)?.[1];
+    const v = out[k];
     if (!v) throw new Error(`scripts/temporal-prod.sh printed no ${k}`);
     return v;
   };

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RouteSpec, TrafficRouter } from '../activities/ports';
 import { z } from 'zod';
-import { RouteSchema } from '../domain/route';
+import { bootstrapRoute, RouteSchema } from '../domain/route';
 import { describeIssues } from '../domain/issues';
 import { ErrorType } from '../domain/release';
 import { writeJsonAtomic } from '../shared/atomic-file';
 import { CDS_FILE, RDS_FILE } from '../envoy/bootstrap';
-import { checkBackends, clusterName, EnvoyConfigError, renderClusters, renderRoutes, ROUTE_CONFIG_NAME, routeFromConfigDump } from '../envoy/xds';
+import { clusterName, EnvoyConfigError, renderClusters, renderRoutes, ROUTE_CONFIG_NAME, routeFromConfigDump } from '../envoy/xds';
 
 export interface EnvoyRouterOptions {
   /** Envoy's admin API, e.g. http://127.0.0.1:9901. */
@@ -123,11 +123,8 @@ export class EnvoyRouter implements TrafficRouter {
   /** Registers where a version is served (a cluster). Envoy has it once the clusters file is reloaded. */
   async setBackend(model: string, version: string, url: string): Promise<void> {
     await this.write(`the backend of ${model} ${JSON.stringify(version)}`, (s) => {
-      const backends = [...s.backends.filter((b) => !(b.model === model && b.version === version)), { model, version, url }];
-      // Validates the URL and the cluster names before anything is written.
-      renderClusters(backends, '0');
-      checkBackends(backends);
-      s.backends = backends;
+      // publish() renders, and so validates, the URL and the cluster names before it writes anything.
+      s.backends = [...s.backends.filter((b) => !(b.model === model && b.version === version)), { model, version, url }];
       return true;
     });
   }
@@ -142,7 +139,7 @@ export class EnvoyRouter implements TrafficRouter {
   /** Puts a model behind Envoy: its versions' backends, and all traffic on the champion (generation 0). */
   async serveModel(model: string, backends: Record<string, string>, champion: string): Promise<void> {
     for (const [version, url] of Object.entries(backends)) await this.setBackend(model, version, url);
-    await this.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: champion, weight: 100 }], shadow: null });
+    await this.apply(bootstrapRoute(model, champion));
   }
 
   // ------------------------------------------------------------------------------------ TrafficRouter

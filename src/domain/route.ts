@@ -21,3 +21,11 @@ export const RouteSchema = z.strictObject({
   shadow: z.strictObject({ version: z.string().min(1), sampleRate: z.number().gt(0).max(1) }).nullable(),
 });
 export type RouteSpec = z.infer<typeof RouteSchema>;
+
+/**
+ * A model's route before any release: all traffic on its champion, as generation 0 of the `bootstrap`
+ * release, which any release's first change supersedes.
+ */
+export function bootstrapRoute(model: string, champion: string): RouteSpec {
+  return { model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: champion, weight: 100 }], shadow: null };
+}

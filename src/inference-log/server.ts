@@ -10,21 +10,12 @@
 //   GET /shadow/<model>?champion=&candidate=&from=&to=   divergence and PSI over the joined answers
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import { closeServer, listenOn } from '../shared/http';
+import { closeServer, header, HttpError, listenOn, parseJson, readBody, send } from '../shared/http-server';
 import { labelOf } from '../shared/prediction';
 import { InferenceLog } from './store';
 
 export const RESPONSE_TYPE = 'org.kubeflow.serving.inference.response';
 export const REQUEST_TYPE = 'org.kubeflow.serving.inference.request';
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 interface Event {
   type: string;
@@ -35,36 +26,12 @@ interface Event {
   data: unknown;
 }
 
-function header(req: http.IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-async function body(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 10 * 1024 * 1024) throw new HttpError(413, 'body over 10 MiB');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-const json = (b: Buffer, what: string): unknown => {
-  try {
-    return JSON.parse(b.toString('utf8'));
-  } catch {
-    throw new HttpError(400, `${what} is not JSON`);
-  }
-};
-
 /** A CloudEvent from either HTTP binding: binary (ce-* headers) or structured (application/cloudevents+json). */
 function parseEvent(req: http.IncomingMessage, raw: Buffer): Event {
   if ((header(req, 'content-type') ?? '').startsWith('application/cloudevents+json')) {
-    const e = json(raw, 'the structured event') as Record<string, unknown>;
+    const e = parseJson(raw, 'the structured event') as Record<string, unknown>;
     for (const k of ['type', 'id', 'source', 'specversion']) if (typeof e[k] !== 'string') throw new HttpError(400, `${k}: required in a CloudEvent`);
-    const data = e.data !== undefined ? e.data : typeof e.data_base64 === 'string' ? json(Buffer.from(e.data_base64, 'base64'), 'data_base64') : undefined;
+    const data = e.data !== undefined ? e.data : typeof e.data_base64 === 'string' ? parseJson(Buffer.from(e.data_base64, 'base64'), 'data_base64') : undefined;
     return { type: e.type as string, id: e.id as string, source: e.source as string, inferenceservicename: e.inferenceservicename as string | undefined, metadata: typeof e.metadata === 'string' ? e.metadata : e.metadata ? JSON.stringify(e.metadata) : undefined, data };
   }
   const need = (k: string) => {
@@ -74,7 +41,7 @@ function parseEvent(req: http.IncomingMessage, raw: Buffer): Event {
   };
   need('ce-specversion');
   const type = need('ce-type');
-  return { type, id: need('ce-id'), source: need('ce-source'), inferenceservicename: header(req, 'ce-inferenceservicename'), metadata: header(req, 'ce-metadata'), data: type === RESPONSE_TYPE ? json(raw, 'the response payload') : null };
+  return { type, id: need('ce-id'), source: need('ce-source'), inferenceservicename: header(req, 'ce-inferenceservicename') ?? undefined, metadata: header(req, 'ce-metadata') ?? undefined, data: type === RESPONSE_TYPE ? parseJson(raw, 'the response payload') : null };
 }
 
 /** The request id the router gave the request (see the header comment for the order). */
@@ -134,7 +101,7 @@ export class InferenceLogServer {
         if (given.length !== want.length || !timingSafeEqual(given, want)) throw new HttpError(401, 'the inference log needs Authorization: Bearer <INFERENCE_LOG_TOKEN>');
       }
       if (req.method === 'POST' && parts[0] === 'log' && (parts.length === 1 || parts.length === 3)) {
-        const e = parseEvent(req, await body(req));
+        const e = parseEvent(req, await readBody(req));
         if (e.type === REQUEST_TYPE) return send(res, 202, { recorded: false, reason: 'request events are not needed' });
         if (e.type !== RESPONSE_TYPE) throw new HttpError(400, `ce-type: expected ${RESPONSE_TYPE} or ${REQUEST_TYPE}, got ${e.type}`);
         const p = predictionOf(e.data);
@@ -162,9 +129,4 @@ export class InferenceLogServer {
       send(res, err instanceof HttpError ? err.status : 500, { error: (err as Error).message });
     }
   }
-}
-
-function send(res: http.ServerResponse, status: number, b: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(b));
 }

@@ -59,17 +59,3 @@ export async function fetchModel(url: string, body: unknown, timeoutMs: number):
   const payload = JSON.stringify(body);
   return send(u, payload, timeoutMs).catch((err: Error) => (err.name === 'TimeoutError' ? Promise.reject(err) : send(u, payload, timeoutMs)));
 }
-
-/** Starts an HTTP server on host:port (0: any free port); resolves with the port it listens on. */
-export function listenOn(server: http.Server, port: number, host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
-  });
-}
-
-/** Stops an HTTP server, keep-alive connections included. */
-export function closeServer(server: http.Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
