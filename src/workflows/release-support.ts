@@ -4,6 +4,26 @@ import type { GateName, GateResult } from '../domain/gates';
 import type { ReleaseStatus } from '../domain/release';
 
 /**
+ * The workflow's clock is behind a timer that has fired: the activation is stamped with an older workflow
+ * task's time. The SDK (1.24) does this when it replays a history for a query on a worker that does not
+ * cache the release, and the history ends in events no workflow task has started on yet (the worker that
+ * held the release died, its sticky task is waiting to time out, and `rollout watch` or the Web UI asks for
+ * the status). Deciding on that clock caches state the real task's replay would not reproduce: a second
+ * timer, a measurement skipped, and a nondeterminism failure on every later task. Thrown out of the
+ * workflow, this fails that activation instead (the query fails, the cached state is evicted) and the next
+ * task replays with the right clock. It is a plain Error on purpose: it fails the task, never the release.
+ */
+export class StaleClock extends Error {
+  constructor(due: number, now: number) {
+    super(`timer due at ${new Date(due).toISOString()} fired with the workflow clock at ${new Date(now).toISOString()}: stale activation, not deciding on it`);
+    this.name = 'StaleClock';
+  }
+}
+
+/** On a real task a timer fires at or after its due time: the server starts it after the clock was read. The slack absorbs clock skew between history hosts. */
+const CLOCK_SLACK_MS = 100;
+
+/**
  * A timer that a message can cut short: true if `wake` became true first. The timer carries a summary
  * so the event history reads as a story, and is cancelled when cut short.
  */
@@ -15,13 +35,15 @@ export async function sleepUntil(at: number, summary: string, wake: () => boolea
     return true;
   }
   if (ms <= 0) return false;
-  return CancellationScope.cancellable(async () => {
+  const woken = await CancellationScope.cancellable(async () => {
     try {
       return await Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]);
     } finally {
       CancellationScope.current().cancel();
     }
   });
+  if (!woken && Date.now() + CLOCK_SLACK_MS < at) throw new StaleClock(at, Date.now());
+  return woken;
 }
 
 export function failed(results: GateResult[]): GateResult[] {

@@ -71,7 +71,7 @@ import {
 } from './release-activities';
 import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
 import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
-import { CANARY_GATES, SHADOW_GATES, causeOf, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
+import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
 export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
@@ -270,7 +270,8 @@ class Release {
       await this.walk();
       await this.finish('promoted');
     } catch (err) {
-      if (err instanceof ContinueAsNew) throw err;
+      // Neither is a failure of the release: one carries it on, the other retries the workflow task.
+      if (err instanceof ContinueAsNew || err instanceof StaleClock) throw err;
       await CancellationScope.nonCancellable(() => this.rollback(this.rollbackFor(err)));
     }
     return { outcome: this.s.outcome as Outcome, status: this.status() };

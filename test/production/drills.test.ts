@@ -214,15 +214,15 @@ async function killDrill(queries: boolean): Promise<void> {
 it('given the worker holding the release SIGKILLed in the shadow, the bake, the approval and the watch, then the release is promoted as without them, and generations never go back', () => killDrill(false), 600_000);
 
 /**
- * OPEN DEFECT (issue #13): the same drill, with the release's status queried every 200 ms (as `rollout
- * watch` or a dashboard does) while the worker holding it is dead. The next worker's decisions then
- * diverge from a later replay ("[TMPRL1100] Nondeterminism error: No command scheduled for event
- * TimerStarted", or an activity or local-activity mismatch, always right after a fired timer, as if it
- * resumed on an earlier workflow time), its workflow task keeps failing, and updates are refused. Without
- * the queries the drill above passes. Skipped in CI until fixed; DRILLS_QUERY_OUTAGE=1 runs it
- * (DRILLS_KEEP=1 keeps every process's log).
+ * The same drill, with the release's status queried every 200 ms (as `rollout watch`, a dashboard or the
+ * Web UI does) while the worker holding it is dead. The SDK then replays the release for a query on a
+ * worker that does not cache it, resolving the timer that fired during the outage on the previous task's
+ * clock; deciding on that clock used to cache a second timer that no later replay reproduced
+ * ("[TMPRL1100] Nondeterminism error: No command scheduled for event TimerStarted"), and the release was
+ * stuck. `StaleClock` now refuses that activation. DRILLS_KEEP=1 keeps every process's log; the workers'
+ * logs show "stale activation, not deciding on it" where the guard acted.
  */
-(process.env.DRILLS_QUERY_OUTAGE ? it : it.skip)('given status queries while the worker holding the release is dead, then the release still ends promoted', () => killDrill(true), 600_000);
+it('given status queries while the worker holding the release is dead, then the release still ends promoted', () => killDrill(true), 600_000);
 
 it('given a breach, when a worker is SIGKILLed as the rollback starts, then the rollback completes and traffic is verified on the champion', async () => {
   const model = uniqueModel('drill-rollback');
