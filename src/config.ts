@@ -79,6 +79,16 @@ export const WorkerEnvSchema = z.object({
     .default('')
     .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
     .pipe(z.array(z.url())),
+  /**
+   * Worker Versioning: the worker deployment this worker belongs to (`model-rollout` in docker-compose.yml).
+   * With it, each build registers as a version and takes work once made current; releases in flight
+   * auto-upgrade to it. Default none: an unversioned worker (the dev server, the demo).
+   */
+  TEMPORAL_WORKER_DEPLOYMENT: z.string().min(1).max(255).optional(),
+  /** This build's ID within the deployment (a git SHA, an image tag). Required with TEMPORAL_WORKER_DEPLOYMENT. */
+  TEMPORAL_WORKER_BUILD_ID: z.string().min(1).max(255).optional(),
+  /** A prebuilt workflow bundle to load instead of `dist/workflow-bundle.js` or the sources. Default none. */
+  WORKFLOW_BUNDLE: z.string().min(1).optional(),
 });
 
 export type WorkerConfig = Readonly<{
@@ -91,6 +101,9 @@ export type WorkerConfig = Readonly<{
   notifyWebhooks: readonly string[];
   prometheus: Readonly<{ url: string; token?: string; queriesFile?: string; preset: 'gateway' | 'envoy' }> | null;
   mlflow: Readonly<{ url: string; token?: string; username?: string; password?: string }> | null;
+  /** Set when the worker is versioned (TEMPORAL_WORKER_DEPLOYMENT). */
+  deployment: Readonly<{ deploymentName: string; buildId: string }> | null;
+  workflowBundle?: string;
 }>;
 
 export class ConfigError extends Error {
@@ -124,6 +137,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   if (e.ROUTER === 'envoy' && !e.PROMETHEUS_URL) {
     throw new ConfigError('invalid configuration:\n  PROMETHEUS_URL: required with ROUTER=envoy (the gates read Envoy\'s cluster stats from Prometheus)');
   }
+  if ((e.TEMPORAL_WORKER_DEPLOYMENT === undefined) !== (e.TEMPORAL_WORKER_BUILD_ID === undefined)) {
+    const missing = e.TEMPORAL_WORKER_DEPLOYMENT === undefined ? 'TEMPORAL_WORKER_DEPLOYMENT' : 'TEMPORAL_WORKER_BUILD_ID';
+    throw new ConfigError(`invalid configuration:\n  ${missing}: required with ${missing === 'TEMPORAL_WORKER_DEPLOYMENT' ? 'TEMPORAL_WORKER_BUILD_ID' : 'TEMPORAL_WORKER_DEPLOYMENT'} (a versioned worker needs both)`);
+  }
   return Object.freeze({
     temporal: temporalConnection(e),
     logLevel: e.LOG_LEVEL,
@@ -138,6 +155,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     mlflow: e.MLFLOW_TRACKING_URI
       ? Object.freeze({ url: e.MLFLOW_TRACKING_URI, token: e.MLFLOW_TRACKING_TOKEN, username: e.MLFLOW_TRACKING_USERNAME, password: e.MLFLOW_TRACKING_PASSWORD })
       : null,
+    deployment:
+      e.TEMPORAL_WORKER_DEPLOYMENT && e.TEMPORAL_WORKER_BUILD_ID ? Object.freeze({ deploymentName: e.TEMPORAL_WORKER_DEPLOYMENT, buildId: e.TEMPORAL_WORKER_BUILD_ID }) : null,
+    ...(e.WORKFLOW_BUNDLE ? { workflowBundle: e.WORKFLOW_BUNDLE } : {}),
   });
 }
 

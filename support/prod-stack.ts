@@ -177,8 +177,12 @@ export interface ProdStack {
   postgres: PostgresHandle;
   server: ProcessHandle;
   workers: ProcessHandle[];
-  /** Starts one more worker (after a kill). */
+  /** Starts one more worker (after a kill, or of another build: TEMPORAL_WORKER_BUILD_ID, WORKFLOW_BUNDLE). */
   startWorker(extraEnv?: Record<string, string>): ProcessHandle;
+  /** The worker deployment the workers belong to, and the build made current at start. */
+  deployment: { name: string; buildId: string };
+  /** Makes a build the deployment's current version, through the compose file's script. */
+  setCurrentVersion(buildId: string): Promise<void>;
   restartServer(): Promise<void>;
   restartPostgres(): Promise<void>;
   close(): Promise<void>;
@@ -192,7 +196,12 @@ export interface ProdStackOptions {
   /** Environment every worker gets on top of the stack's (the gateway, the data directory…). */
   workerEnv?: Record<string, string>;
   frontendPort?: number;
+  /** The workers' build ID (Worker Versioning). Default `dev`, as in docker-compose.yml. */
+  buildId?: string;
 }
+
+/** The worker deployment's name, as docker-compose.yml gives the worker. */
+export const WORKER_DEPLOYMENT = 'model-rollout';
 
 /** Starts the whole topology and returns when a worker polls the task queue. */
 export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStack> {
@@ -271,11 +280,22 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
     await setup();
 
     const taskQueue = o.taskQueue ?? 'model-rollout';
+    const buildId = o.buildId ?? 'dev';
     const workers: ProcessHandle[] = [];
     const startWorker = (extraEnv: Record<string, string> = {}) => {
       const w = run(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
         cwd: ROOT,
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_NAMESPACE: namespace, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'info', ...o.workerEnv, ...extraEnv },
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_NAMESPACE: namespace,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          TEMPORAL_WORKER_DEPLOYMENT: WORKER_DEPLOYMENT,
+          TEMPORAL_WORKER_BUILD_ID: buildId,
+          LOG_LEVEL: 'info',
+          ...o.workerEnv,
+          ...extraEnv,
+        },
         logFile: path.join(dir, `worker-${workers.length + 1}.log`),
       });
       workers.push(w);
@@ -284,6 +304,19 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
     for (let i = 0; i < (o.workers ?? 2); i++) startWorker();
     closers.push(async () => void (await Promise.all(workers.map((w) => w.stop()))));
     await until('the workers', () => workers.every((w) => /worker started/.test(w.log())), 60_000, () => workers.map((w) => w.log()).join('\n'));
+    // A versioned worker takes no work until its build is current: the compose file's one-shot script.
+    const setCurrentVersion = async (build: string) => {
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn('sh', [path.join(ROOT, 'deploy/temporal/set-current-version.sh')], {
+          env: { ...process.env, TEMPORAL_ADDRESS: address, NAMESPACE: namespace, DEPLOYMENT: WORKER_DEPLOYMENT, BUILD_ID: build, PATH: `${path.dirname(cli.path)}${path.delimiter}${process.env.PATH ?? ''}` },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`set-current-version.sh ${build}: exit ${code}: ${err}`))));
+      });
+    };
+    await setCurrentVersion(buildId);
 
     return {
       address,
@@ -297,6 +330,8 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
       },
       workers,
       startWorker,
+      deployment: { name: WORKER_DEPLOYMENT, buildId },
+      setCurrentVersion,
       restartServer: async () => {
         await server.stop();
         server = startServer();

@@ -10,13 +10,19 @@ export const PREBUILT_BUNDLE = path.join(__dirname, '..', 'workflow-bundle.js');
 const WORKFLOWS = path.join(__dirname, '..', 'workflows');
 
 /** The worker option that loads the workflows: the prebuilt bundle when there is one, else the sources. */
-export function workflowSource(prebuilt = PREBUILT_BUNDLE): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+export function workflowSource(o: { bundle?: string; defaultBundle?: string } = {}): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (o.bundle !== undefined) {
+    // Named explicitly (WORKFLOW_BUNDLE): a missing file is an error, never a silent fall back to the sources.
+    if (!fs.existsSync(o.bundle)) throw new Error(`WORKFLOW_BUNDLE: no such file: ${o.bundle}`);
+    return { workflowBundle: { codePath: o.bundle } };
+  }
+  const prebuilt = o.defaultBundle ?? PREBUILT_BUNDLE;
   return fs.existsSync(prebuilt) ? { workflowBundle: { codePath: prebuilt } } : { workflowsPath: require.resolve(WORKFLOWS) };
 }
 
-/** Bundles the workflows into one file, for a build to ship. */
-export async function writeWorkflowBundle(file: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve(WORKFLOWS), logger: new DefaultLogger('WARN') });
+/** Bundles the workflows (these, or another build's sources) into one file, for a build to ship. */
+export async function writeWorkflowBundle(file: string, workflowsPath = require.resolve(WORKFLOWS)): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
 }

@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { buildPorts } from '../adapters';
 import { exitOnStartupFailure, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
+import { RELEASE_VERSIONING } from '../workflows/release-versioning';
 import { workflowSource } from './bundle';
 
 /** Routes the SDK's logs to pino; must run before anything else touches Temporal. */
@@ -20,15 +21,20 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
-    const source = workflowSource();
+    const source = workflowSource({ bundle: config.workflowBundle });
     const worker = await Worker.create({
       connection,
       namespace,
       taskQueue,
       ...source,
       activities: createActivities(buildPorts(config, logger)),
+      // A versioned worker takes work only once its build is made current (deploy/temporal/set-current-version.sh);
+      // releases in flight then move to it at their next workflow task (AUTO_UPGRADE, see the README).
+      ...(config.deployment
+        ? { workerDeploymentOptions: { version: config.deployment, useWorkerVersioning: true, defaultVersioningBehavior: RELEASE_VERSIONING } }
+        : {}),
     });
-    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');

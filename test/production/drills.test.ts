@@ -4,17 +4,20 @@
 // the outcome and the router's state:
 //   - a worker SIGKILLed in the shadow, the bake, the approval, the watch and the rollback;
 //   - the Temporal server restarted mid-bake, then PostgreSQL;
-//   - ten identical CI starts at once.
+//   - ten identical CI starts at once;
+//   - a deploy of new workflow code (build B) in the middle of a release on build A (Worker Versioning).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { FileRegistry } from '../../src/adapters/file-registry';
 import type { ReleaseStatus } from '../../src/domain/release';
 import { Gateway } from '../../src/gateway/server';
 import { actionUpdates, statusQuery, type releaseWorkflow } from '../../src/workflows/release';
 import { startRelease } from '../../src/client/releases';
+import { writeWorkflowBundle } from '../../src/workers/bundle';
 import { startProdStack, type ProdStack } from '../../support/prod-stack';
 import { cli } from '../helpers/cli';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
@@ -301,3 +304,78 @@ it('given ten identical CI starts at once, then exactly one release runs and all
   expect(rows).toHaveLength(1);
   await cli(['abort', model, '--reason', 'drill over', '--as', 'ci'], env);
 }, 300_000);
+
+/**
+ * Build B: these workflow sources with a real change, behind patched() as every change to the commands
+ * must be: each measurement's timeline line is marked, and the patch marker is a new command.
+ */
+async function buildB(): Promise<string> {
+  const root = path.resolve(__dirname, '../..');
+  const tree = fs.mkdtempSync(path.join(dir, 'build-b-'));
+  fs.cpSync(path.join(root, 'src'), path.join(tree, 'src'), { recursive: true });
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(tree, 'node_modules'));
+  const file = path.join(tree, 'src/workflows/release.ts');
+  const before = fs.readFileSync(file, 'utf8');
+  const after = before.replace(
+    'const message = `${outcome}: ${results.map((r) => r.summary).join(\'; \')}`;',
+    'const message = `${patched(\'drill-build-b\') ? \'[build B] \' : \'\'}${outcome}: ${results.map((r) => r.summary).join(\'; \')}`;',
+  );
+  expect(after).not.toBe(before);
+  fs.writeFileSync(file, after);
+  const bundle = path.join(tree, 'workflow-bundle.js');
+  await writeWorkflowBundle(bundle, path.join(tree, 'src/workflows/index.ts'));
+  return bundle;
+}
+
+// Last in this file: it leaves build B current and build A's workers stopped.
+it('given a release in its bake on build A, when build B with a workflow change is deployed and made current, then the release moves to B (auto-upgrade) and is promoted, and its history replays on B', async () => {
+  const model = uniqueModel('drill-upgrade');
+  await prepare(model);
+  const bundle = await buildB();
+  const load = traffic(model);
+  const gens = watchGenerations(model);
+  try {
+    const { handle } = await startRelease(
+      client,
+      manifest(model, [{ kind: 'setTraffic', percent: 30 }, { kind: 'bake', duration: '25s', interval: '1s', extension: '60s' }, { kind: 'fullRollout' }]),
+      { requestedBy: 'drill', taskQueue: stack.taskQueue },
+    );
+    await reach(handle, 'canary', false);
+    const versionOf = async () => (await handle.describe()).raw.workflowExecutionInfo?.versioningInfo;
+    expect(await versionOf()).toMatchObject({ behavior: 2 /* AUTO_UPGRADE */, deploymentVersion: { deploymentName: stack.deployment.name, buildId: stack.deployment.buildId } });
+
+    // The deploy: build B's worker starts, B is made current, build A's workers drain and stop.
+    const buildA = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const b = stack.startWorker({ TEMPORAL_WORKER_BUILD_ID: 'B', WORKFLOW_BUNDLE: bundle });
+    for (let i = 0; !/worker started/.test(b.log()); i++) {
+      if (i > 600) throw new Error(`build B's worker did not start:\n${b.log()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await stack.setCurrentVersion('B');
+    await Promise.all(buildA.map((w) => w.stop('SIGTERM')));
+
+    const result = await handle.result();
+    expect(result.outcome).toBe('promoted');
+    expect(gateway.routes.get(model)?.variants.find((v) => v.version === 'v2')?.weight).toBe(100);
+    expect(await versionOf()).toMatchObject({ behavior: 2, deploymentVersion: { deploymentName: stack.deployment.name, buildId: 'B' } });
+    // Measured by A before the deploy, by B after it: one release, two builds, no restart. B's change
+    // shows as its patch marker, recorded once, by B, between measurements taken by each build.
+    const history = await handle.fetchHistory();
+    const events = history.events ?? [];
+    const isMarker = (name: string) => (e: (typeof events)[number]) => e.markerRecordedEventAttributes?.markerName === name;
+    const patchAt = events.findIndex(
+      (e) => isMarker('core_patch')(e) && Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((p) => Buffer.from(p.payloads?.[0]?.data ?? []).toString().includes('drill-build-b')),
+    );
+    expect(patchAt).toBeGreaterThan(0);
+    expect(events.slice(0, patchAt).filter(isMarker('core_local_activity')).length).toBeGreaterThan(0);
+    expect(events.slice(patchAt).filter(isMarker('core_local_activity')).length).toBeGreaterThan(0);
+    const tasksBy = (from: number, to: number) => new Set(events.slice(from, to).flatMap((e) => e.workflowTaskStartedEventAttributes?.identity?.split('@')[0] ?? []));
+    expect([...tasksBy(patchAt, events.length)]).toEqual([String(b.child.pid)]);
+    expect([...tasksBy(0, patchAt)].some((pid) => buildA.some((w) => String(w.child.pid) === pid))).toBe(true);
+    // The history, half A and half B, replays on B: what CI's replay tests guard for every change.
+    await Worker.runReplayHistory({ workflowBundle: { codePath: bundle } }, history);
+  } finally {
+    await load.stop();
+    expectMonotonic(gens.stop());
+  }
+}, 600_000);

@@ -31,6 +31,19 @@ describe('worker configuration', () => {
   });
 });
 
+describe('Worker Versioning', () => {
+  it('given a deployment and a build ID, then the worker is versioned; given either alone, then it names the one missing', () => {
+    expect(loadConfig({}).deployment).toBeNull();
+    expect(loadConfig({ TEMPORAL_WORKER_DEPLOYMENT: 'model-rollout', TEMPORAL_WORKER_BUILD_ID: 'abc123' }).deployment).toEqual({ deploymentName: 'model-rollout', buildId: 'abc123' });
+    expect(() => loadConfig({ TEMPORAL_WORKER_DEPLOYMENT: 'model-rollout' })).toThrow(/TEMPORAL_WORKER_BUILD_ID: required with TEMPORAL_WORKER_DEPLOYMENT/);
+    expect(() => loadConfig({ TEMPORAL_WORKER_BUILD_ID: 'abc123' })).toThrow(/TEMPORAL_WORKER_DEPLOYMENT: required with TEMPORAL_WORKER_BUILD_ID/);
+  });
+  it('loads a named bundle instead of the default one', () => {
+    expect(loadConfig({ WORKFLOW_BUNDLE: '/b/workflow-bundle.js' }).workflowBundle).toBe('/b/workflow-bundle.js');
+    expect(loadConfig({}).workflowBundle).toBeUndefined();
+  });
+});
+
 describe('router choice', () => {
   it('given ROUTER=envoy, then it needs Prometheus, and reads Envoy’s admin, listener, config directory and the inference log', () => {
     expect(() => loadConfig({ ROUTER: 'envoy' })).toThrow(/PROMETHEUS_URL: required with ROUTER=envoy/);

@@ -12,12 +12,18 @@ describe('docker-compose.yml', () => {
     if (which.status !== 0) throw new Error('docker-compose is not installed: apt-get install docker-compose (.ci/run does)');
     const out = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: root, encoding: 'utf8' });
     const resolved = YAML.parse(out);
-    expect(Object.keys(resolved.services).sort()).toEqual(['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
+    expect(Object.keys(resolved.services).sort()).toEqual(['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker', 'worker-current-version']);
     expect(resolved.services.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     expect(resolved.services.temporal.depends_on['temporal-schema'].condition).toBe('service_completed_successfully');
     expect(resolved.services.worker.depends_on['temporal-setup'].condition).toBe('service_completed_successfully');
     expect(resolved.services.worker.environment.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(resolved.services.worker.build.dockerfile).toBe('Dockerfile');
+    // Worker Versioning: the worker is a build of a deployment, made current by a one-shot service.
+    expect(resolved.services.worker.environment).toMatchObject({ TEMPORAL_WORKER_DEPLOYMENT: 'model-rollout', TEMPORAL_WORKER_BUILD_ID: 'dev' });
+    const current = resolved.services['worker-current-version'];
+    expect(current.environment).toMatchObject({ DEPLOYMENT: 'model-rollout', BUILD_ID: 'dev', TEMPORAL_ADDRESS: 'temporal:7233' });
+    expect(current.depends_on.worker.condition).toBe('service_started');
+    expect(current.command).toBe('/scripts/set-current-version.sh');
   });
 
   it('registers exactly the search attributes the workflow upserts', () => {
@@ -27,7 +33,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts only scripts and config that exist in the repository', () => {
-    for (const p of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh', 'deploy/dynamicconfig/development-sql.yaml', 'Dockerfile']) {
+    for (const p of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh', 'deploy/temporal/set-current-version.sh', 'deploy/dynamicconfig/development-sql.yaml', 'Dockerfile']) {
       expect(fs.existsSync(path.join(root, p))).toBe(true);
     }
   });
@@ -66,12 +72,16 @@ describe('the process stack (npm run prod-stack) and docker-compose.yml', () => 
     const composeEnv = { ...compose['x-temporal-db'], ...compose.services.temporal.environment } as Record<string, string>;
     const keys = /export interface ComposeEnv \{([^}]*)\}/.exec(text)?.[1]?.match(/^\s+([A-Z_]+):/gm)?.map((k) => k.trim().replace(':', '')) ?? [];
     expect(keys.sort()).toEqual(Object.keys(composeEnv).filter((k) => k !== '<<').sort());
-    for (const script of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh']) {
+    for (const script of ['deploy/temporal/setup-postgres.sh', 'deploy/temporal/setup-namespace.sh', 'deploy/temporal/set-current-version.sh']) {
       expect(text).toContain(script);
       expect(JSON.stringify(compose.services)).toContain(`/scripts/${path.basename(script)}`);
     }
     expect(text).toContain('deploy/dynamicconfig/development-sql.yaml');
     expect(composeEnv.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/development-sql.yaml');
     expect(compose.services.worker.environment.TEMPORAL_TASK_QUEUE).toBe('model-rollout');
+    // The same worker deployment, and the same default build ID.
+    expect(text).toContain(`WORKER_DEPLOYMENT = '${compose.services.worker.environment.TEMPORAL_WORKER_DEPLOYMENT}'`);
+    expect(compose.services.worker.environment.TEMPORAL_WORKER_BUILD_ID).toBe('${BUILD_ID:-dev}');
+    expect(text).toMatch(/o\.buildId \?\? 'dev'/);
   });
 });

@@ -12,13 +12,17 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 it('given no prebuilt bundle, then the worker bundles the workflow sources', () => {
-  expect(workflowSource(path.join(dir, 'absent.js'))).toEqual({ workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/) });
+  expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({ workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/) });
+});
+
+it('given WORKFLOW_BUNDLE naming a file that is not there, then the worker refuses to start rather than run other code', () => {
+  expect(() => workflowSource({ bundle: path.join(dir, 'absent.js') })).toThrow(/WORKFLOW_BUNDLE: no such file: .*absent\.js/);
 });
 
 it('given the prebuilt bundle, when a worker loads it from its file, then a release runs to promotion', async () => {
   const file = path.join(dir, 'workflow-bundle.js');
   await writeWorkflowBundle(file);
-  const source = workflowSource(file);
+  const source = workflowSource({ bundle: file });
   expect(source).toEqual({ workflowBundle: { codePath: file } });
   const h = await Harness.create(source.workflowBundle);
   try {
