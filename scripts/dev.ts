@@ -10,7 +10,7 @@ import { installRuntime, runWorker } from '../src/workers/main';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  installRuntime(logger);
+  installRuntime(logger, config.metricsBind);
   const dataDir = path.resolve(config.dataDir);
   const stack = await startStack({
     dataDir,

@@ -89,6 +89,14 @@ export const WorkerEnvSchema = z.object({
   TEMPORAL_WORKER_BUILD_ID: z.string().min(1).max(255).optional(),
   /** A prebuilt workflow bundle to load instead of `dist/workflow-bundle.js` or the sources. Default none. */
   WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /** host:port where the SDK serves its Prometheus metrics (task latencies, cache, slots). Default none. */
+  TEMPORAL_METRICS_BIND: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port').optional(),
+  /** Releases kept in the worker's sticky cache; beyond it, a release's next task replays its history. Default: the SDK's, from the heap size. */
+  TEMPORAL_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  /** Workflow tasks run at once. Default: the SDK's (40). */
+  TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
+  /** Local activities (gate measurements) run at once. Default: the SDK's (100). */
+  TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).optional(),
 });
 
 export type WorkerConfig = Readonly<{
@@ -104,6 +112,9 @@ export type WorkerConfig = Readonly<{
   /** Set when the worker is versioned (TEMPORAL_WORKER_DEPLOYMENT). */
   deployment: Readonly<{ deploymentName: string; buildId: string }> | null;
   workflowBundle?: string;
+  metricsBind?: string;
+  /** Worker options tuned for many releases on one worker (see the README's bench:scale). */
+  tuning: Readonly<{ maxCachedWorkflows?: number; maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentLocalActivityExecutions?: number }>;
 }>;
 
 export class ConfigError extends Error {
@@ -158,6 +169,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     deployment:
       e.TEMPORAL_WORKER_DEPLOYMENT && e.TEMPORAL_WORKER_BUILD_ID ? Object.freeze({ deploymentName: e.TEMPORAL_WORKER_DEPLOYMENT, buildId: e.TEMPORAL_WORKER_BUILD_ID }) : null,
     ...(e.WORKFLOW_BUNDLE ? { workflowBundle: e.WORKFLOW_BUNDLE } : {}),
+    ...(e.TEMPORAL_METRICS_BIND ? { metricsBind: e.TEMPORAL_METRICS_BIND } : {}),
+    tuning: Object.freeze(
+      Object.fromEntries(
+        Object.entries({
+          maxCachedWorkflows: e.TEMPORAL_MAX_CACHED_WORKFLOWS,
+          maxConcurrentWorkflowTaskExecutions: e.TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
+          maxConcurrentLocalActivityExecutions: e.TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+        }).filter(([, v]) => v !== undefined),
+      ),
+    ),
   });
 }
 

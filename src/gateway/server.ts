@@ -81,6 +81,11 @@ export class Gateway {
     return closeServer(this.server);
   }
 
+  /** The HTTP server, for observers that count requests (bench:scale counts gate measurements). */
+  get httpServer(): http.Server {
+    return this.server;
+  }
+
   setBackend(model: string, version: string, url: string): void {
     this.routes.setBackend(model, version, url);
     this.initSeries(model, version);

@@ -7,10 +7,28 @@ import { createLogger, PinoSdkLogger, type Logger } from '../logger';
 import { RELEASE_VERSIONING } from '../workflows/release-versioning';
 import { workflowSource } from './bundle';
 
-/** Routes the SDK's logs to pino; must run before anything else touches Temporal. */
-export function installRuntime(logger: Logger): void {
+/** Workflow-task latencies span milliseconds to minutes when a worker is overloaded. */
+const LATENCY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000];
+
+/**
+ * Routes the SDK's logs to pino, and serves its metrics on `metricsBind` when given; must run before
+ * anything else touches Temporal.
+ */
+export function installRuntime(logger: Logger, metricsBind?: string): void {
   Runtime.install({
     logger: new PinoSdkLogger(logger.child({ component: 'temporal-sdk' })),
+    ...(metricsBind
+      ? {
+          telemetryOptions: {
+            metrics: {
+              prometheus: {
+                bindAddress: metricsBind,
+                histogramBucketOverrides: { workflow_task_schedule_to_start_latency: LATENCY_BUCKETS_MS, activity_schedule_to_start_latency: LATENCY_BUCKETS_MS },
+              },
+            },
+          },
+        }
+      : {}),
     // The worker drains and stops on these; the caller then closes what else it started.
     shutdownSignals: ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGUSR2'],
   });
@@ -28,13 +46,14 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
       taskQueue,
       ...source,
       activities: createActivities(buildPorts(config, logger)),
+      ...config.tuning,
       // A versioned worker takes work only once its build is made current (deploy/temporal/set-current-version.sh);
       // releases in flight then move to it at their next workflow task (AUTO_UPGRADE, see the README).
       ...(config.deployment
         ? { workerDeploymentOptions: { version: config.deployment, useWorkerVersioning: true, defaultVersioningBehavior: RELEASE_VERSIONING } }
         : {}),
     });
-    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');
@@ -51,7 +70,7 @@ if (require.main === module) {
     exitOnStartupFailure(err);
   }
   const logger = createLogger(config.logLevel);
-  installRuntime(logger);
+  installRuntime(logger, config.metricsBind);
   runWorker(config, logger).catch((err: unknown) => {
     logger.fatal({ err }, 'worker failed');
     process.exit(1);

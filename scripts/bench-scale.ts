@@ -1,0 +1,319 @@
+// Benchmark: what one worker carries. For each N, N releases of N models bake at once on ONE worker
+// process, each measuring its gates every 10 s, against a fresh Temporal (the dev server on SQLite, or
+// the production-like stack on PostgreSQL). After a warm-up it watches a steady window and prints:
+//   - the time to start all N releases;
+//   - workflow-task schedule-to-start latency, p50 and p99 (the SDK's own histogram, from the worker's
+//     Prometheus endpoint, over the window);
+//   - measurement drift: how late each gate measurement reaches the gateway after it was due (the
+//     previous measurement's time plus the interval), p50 and p99;
+//   - the worker's RSS (peak over the window), the server's CPU (Temporal, plus PostgreSQL on the stack);
+//   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running.
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200]
+// --cache/--wft/--la set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS and
+// TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES on the worker; omitted, the SDK's defaults apply.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FileRegistry } from '../src/adapters/file-registry';
+import { startRelease } from '../src/client/releases';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
+import { findTemporalServers } from '../src/dev/servers';
+import { sampleQuantile } from '../src/domain/quantile';
+import { Gateway } from '../src/gateway/server';
+import { startProdStack } from '../support/prod-stack';
+import { freePort } from './bench-util';
+
+const ROOT = path.resolve(__dirname, '..');
+const TOKEN = 'bench-scale-admin-token-0000';
+const INTERVAL_MS = 10_000;
+
+const { values } = parseArgs({
+  options: {
+    server: { type: 'string', default: 'both' },
+    n: { type: 'string', default: '100,500,1000,2000' },
+    minutes: { type: 'string', default: '2' },
+    cache: { type: 'string' },
+    wft: { type: 'string' },
+    la: { type: 'string' },
+  },
+});
+
+interface Row {
+  server: string;
+  n: number;
+  startS: number;
+  s2sP50: number;
+  s2sP99: number;
+  driftP50: number;
+  driftP99: number;
+  measurements: number;
+  expected: number;
+  rssMiB: number;
+  serverCpu: number;
+  listMs: number;
+  countMs: number;
+}
+
+/** utime + stime of a process and its descendants' already-reaped children, in seconds. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return ticks / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Every process whose command line contains all the needles (the dev server is the SDK's child). */
+function pidsMatching(...needles: string[]): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        return needles.every((n) => cmd.includes(n));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** The SDK's cumulative histogram buckets (le → count) for one metric, summed over label sets. */
+async function histogram(metricsUrl: string, name: string): Promise<Map<number, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const buckets = new Map<number, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}_bucket`)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const v = Number(line.split(' ').at(-1));
+    if (!le) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + v);
+  }
+  return buckets;
+}
+
+/** The q-quantile of the window's observations: the bucket bound where the cumulative count reaches q·n. */
+function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  const total = counts.at(-1) ?? 0;
+  if (total <= 0) return NaN;
+  const i = counts.findIndex((c) => c >= q * total);
+  return bounds[i] as number;
+}
+
+async function poll(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+async function timeQueries(fn: () => Promise<unknown>, times = 20): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  return sampleQuantile(ms, 0.5) ?? NaN;
+}
+
+async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise<Row> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-scale-${kind}-${n}-`));
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    // The gateway every release routes through and measures from; each stats read is a measurement.
+    const gateway = new Gateway({ adminToken: TOKEN, stateFile: path.join(dir, 'gateway-routes.json') });
+    const gatewayUrl = `http://127.0.0.1:${await gateway.listen(0)}`;
+    closers.push(() => gateway.close());
+    const reads: { model: string; to: number; at: number }[] = [];
+    let recording = false;
+    gateway.httpServer.prependListener('request', (req) => {
+      if (!recording || req.method !== 'GET' || !req.url?.startsWith('/stats/')) return;
+      const url = new URL(req.url, 'http://gateway');
+      const [, model, version] = url.pathname.split('/').filter(Boolean);
+      if (version === 'v2' && model) reads.push({ model: decodeURIComponent(model), to: Number(url.searchParams.get('to')), at: Date.now() });
+    });
+    const registry = new FileRegistry(path.join(dir, 'registry.json'));
+    const models = Array.from({ length: n }, (_, i) => `scale-${String(i).padStart(4, '0')}`);
+    for (const m of models) {
+      gateway.serveModel(m, { v1: 'http://127.0.0.1:9', v2: 'http://127.0.0.1:9' }, 'v1');
+      await registry.register(m, 'v1', true);
+    }
+
+    // Temporal: a fresh dev server (SQLite file, as `npm run dev`), or the production-like stack without workers.
+    let address: string;
+    let serverPids: () => number[];
+    if (kind === 'dev') {
+      const port = await freePort();
+      const env = await TestWorkflowEnvironment.createLocal({
+        server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', port, dbFilename: path.join(dir, 'temporal.sqlite'), searchAttributes: ALL_SEARCH_ATTRIBUTES },
+      });
+      closers.push(() => env.teardown());
+      address = env.address;
+      const pids = pidsMatching('start-dev', `--port ${port}`);
+      serverPids = () => pids;
+    } else {
+      const stack = await startProdStack({ dir: path.join(dir, 'stack'), workers: 0 });
+      closers.push(() => stack.close());
+      address = stack.address;
+      serverPids = () => [stack.server.child.pid ?? 0, ...pidsMatching('postgres', path.join(dir, 'stack'))];
+    }
+
+    // ONE worker process, the product's entry point, with the SDK's metrics exposed.
+    const metricsPort = await freePort();
+    const workerEnv: Record<string, string> = {
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_TASK_QUEUE: 'model-rollout',
+      MODEL_ROLLOUT_DATA_DIR: dir,
+      GATEWAY_URL: gatewayUrl,
+      GATEWAY_ADMIN_TOKEN: TOKEN,
+      LOG_LEVEL: 'warn',
+      TEMPORAL_METRICS_BIND: `127.0.0.1:${metricsPort}`,
+      ...(values.cache ? { TEMPORAL_MAX_CACHED_WORKFLOWS: values.cache } : {}),
+      ...(values.wft ? { TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: values.wft } : {}),
+      ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
+    };
+    const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
+    const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
+    const worker: ChildProcess = spawn(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}) },
+      stdio: ['ignore', log, log],
+    });
+    closers.push(async () => {
+      worker.kill('SIGTERM');
+      await new Promise((r) => (worker.exitCode !== null ? r(null) : worker.once('exit', r)));
+    });
+    const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    await poll('the worker', async () => (await fetch(metricsUrl).catch(() => null))?.ok === true, 120_000);
+
+    const connection = await Connection.connect({ address });
+    closers.push(() => connection.close());
+    const client = new Client({ connection });
+
+    // Start N releases, 50 requests in flight.
+    const manifest = (model: string) => ({
+      apiVersion: 'model-rollout/v1',
+      kind: 'Release',
+      model,
+      candidate: 'v2',
+      plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2h', interval: '10s' }, { kind: 'fullRollout' }],
+    });
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next < models.length) {
+          const m = models[next++] as string;
+          await startRelease(client, manifest(m), { requestedBy: 'bench', taskQueue: 'model-rollout' });
+        }
+      }),
+    );
+    const startS = (performance.now() - t0) / 1000;
+    process.stderr.write(`  ${kind} N=${n}: started in ${startS.toFixed(1)} s; waiting for all to bake\n`);
+    await poll(
+      'every release in its bake',
+      async () => (await client.workflow.count(`RolloutPhase = "canary"`)).count >= n,
+      Math.max(300_000, n * 300),
+    );
+    // One full interval so every release is on its 10 s rhythm, then the window.
+    await new Promise((r) => setTimeout(r, INTERVAL_MS + 2_000));
+    const s2sBefore = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
+    const cpuBefore = serverPids().reduce((a, p) => a + cpuSeconds(p), 0);
+    const windowStart = Date.now();
+    recording = true;
+    let rssPeak = 0;
+    const rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, rssMiB(worker.pid ?? 0))), 2_000);
+    await new Promise((r) => setTimeout(r, minutes * 60_000));
+    recording = false;
+    clearInterval(rssTimer);
+    const windowS = (Date.now() - windowStart) / 1000;
+    const serverCpu = (serverPids().reduce((a, p) => a + cpuSeconds(p), 0) - cpuBefore) / windowS;
+    const s2sAfter = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
+
+    // Drift: each measurement's arrival after its due time (the previous measurement's time + 10 s).
+    const byModel = new Map<string, { to: number; at: number }[]>();
+    for (const r of reads) byModel.set(r.model, [...(byModel.get(r.model) ?? []), r]);
+    const drift: number[] = [];
+    for (const rs of byModel.values()) {
+      for (let i = 1; i < rs.length; i++) drift.push((rs[i] as { at: number }).at - ((rs[i - 1] as { to: number }).to + INTERVAL_MS));
+    }
+
+    const listMs = await timeQueries(async () => {
+      for await (const _ of client.workflow.list({ query: `RolloutModel = "${models[Math.floor(n / 2)]}"` })) void _;
+    });
+    const countMs = await timeQueries(() => client.workflow.count(`RolloutPhase = "canary"`));
+    return {
+      server: kind,
+      n,
+      startS,
+      s2sP50: bucketQuantile(s2sBefore, s2sAfter, 0.5),
+      s2sP99: bucketQuantile(s2sBefore, s2sAfter, 0.99),
+      driftP50: sampleQuantile(drift, 0.5) ?? NaN,
+      driftP99: sampleQuantile(drift, 0.99) ?? NaN,
+      measurements: reads.length,
+      expected: Math.round((n * windowS * 1000) / INTERVAL_MS),
+      rssMiB: rssPeak,
+      serverCpu,
+      listMs,
+      countMs,
+    };
+  } finally {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    if (!process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`  kept ${dir}\n`);
+  }
+}
+
+function print(rows: Row[]): void {
+  const ms = (x: number) => (Number.isNaN(x) ? 'n/a' : x >= 10_000 ? `${(x / 1000).toFixed(0)} s` : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
+  console.log('');
+  console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | Server CPU (cores) | list by model / count by phase, p50 |`);
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(
+      `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} |`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
+  const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
+  const minutes = Number(values.minutes);
+  const tuning = ['cache', 'wft', 'la'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, one worker (${tuning}), ${os.cpus().length} cores\n`);
+  const rows: Row[] = [];
+  for (const kind of kinds) {
+    for (const n of ns) {
+      rows.push(await runOne(kind, n, minutes));
+      print(rows.slice(-1));
+    }
+  }
+  print(rows);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
