@@ -53,12 +53,13 @@ interface Row {
   measurements: number;
   expected: number;
   rssMiB: number;
+  workerCpu: number;
   serverCpu: number;
   listMs: number;
   countMs: number;
 }
 
-/** utime + stime of a process and its descendants' already-reaped children, in seconds. */
+/** utime + stime of a process, in seconds (clock ticks of 1/100 s). */
 function cpuSeconds(pid: number): number {
   try {
     const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
@@ -240,6 +241,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     await new Promise((r) => setTimeout(r, INTERVAL_MS + 2_000));
     const s2sBefore = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
     const cpuBefore = serverPids().reduce((a, p) => a + cpuSeconds(p), 0);
+    const workerCpuBefore = cpuSeconds(worker.pid ?? 0);
     const windowStart = Date.now();
     recording = true;
     let rssPeak = 0;
@@ -249,6 +251,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     clearInterval(rssTimer);
     const windowS = (Date.now() - windowStart) / 1000;
     const serverCpu = (serverPids().reduce((a, p) => a + cpuSeconds(p), 0) - cpuBefore) / windowS;
+    const workerCpu = (cpuSeconds(worker.pid ?? 0) - workerCpuBefore) / windowS;
     const s2sAfter = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
 
     // Drift: each measurement's arrival after its due time (the previous measurement's time + 10 s).
@@ -274,6 +277,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       measurements: reads.length,
       expected: Math.round((n * windowS * 1000) / INTERVAL_MS),
       rssMiB: rssPeak,
+      workerCpu,
       serverCpu,
       listMs,
       countMs,
@@ -288,11 +292,11 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
 function print(rows: Row[]): void {
   const ms = (x: number) => (Number.isNaN(x) ? 'n/a' : x >= 10_000 ? `${(x / 1000).toFixed(0)} s` : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
   console.log('');
-  console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | Server CPU (cores) | list by model / count by phase, p50 |`);
+  console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | CPU, worker / server (cores) | list by model / count by phase, p50 |`);
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} |`,
+      `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.workerCpu.toFixed(2)} / ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} |`,
     );
   }
 }

@@ -316,7 +316,8 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`set-current-version.sh ${build}: exit ${code}: ${err}`))));
       });
     };
-    await setCurrentVersion(buildId);
+    // Without workers (a benchmark brings its own), there is no version to make current yet.
+    if (workers.length > 0) await setCurrentVersion(buildId);
 
     return {
       address,

@@ -239,7 +239,11 @@ async function status(id: string, flags: ConnectionFlags): Promise<number> {
   });
 }
 
-async function list(flags: ConnectionFlags & { model?: string; phase?: string; all?: boolean }): Promise<number> {
+type ListFlags = ConnectionFlags & { model?: string; phase?: string; all?: boolean; limit: string };
+
+async function list(flags: ListFlags): Promise<number> {
+  const limit = Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit: expected a whole number ≥ 1, got "${flags.limit}"`, EXIT.invalid);
   const q = [`WorkflowType = 'releaseWorkflow'`];
   if (!flags.all) q.push(`ExecutionStatus = 'Running'`);
   const quote = (s: string) => `"${s.replace(/["\\]/g, '\\$&')}"`;
@@ -261,7 +265,14 @@ async function list(flags: ConnectionFlags & { model?: string; phase?: string; a
         trafficPercent: one('RolloutTrafficPercent') as number | undefined,
         startTime: w.startTime.toISOString(),
       });
-      if (rows.length >= 500) break;
+      if (rows.length >= limit) break;
+    }
+    // Thousands in flight: say how many there are, rather than a silently cut list.
+    if (rows.length >= limit) {
+      const { count } = await c.client.workflow.count(q.join(' AND '));
+      if (count > rows.length) {
+        process.stderr.write(`showing the newest ${rows.length} of ${count.toLocaleString('en')} releases: narrow with --model or --phase, or raise --limit\n`);
+      }
     }
     const human = rows.length
       ? [
@@ -459,8 +470,9 @@ export function buildProgram(exit: { code: number }): Command {
       .description("releases in flight (all of them with --all), newest first, from Temporal's visibility")
       .option('--model <model>', 'only this model')
       .option('--phase <phase>', 'only releases in this phase')
-      .option('--all', 'ended releases too'),
-  ).action(run((flags: ConnectionFlags & { model?: string; phase?: string; all?: boolean }) => list(flags)));
+      .option('--all', 'ended releases too')
+      .option('--limit <n>', 'at most this many, newest first (the total is printed when there are more)', '200'),
+  ).action(run((flags: ListFlags) => list(flags)));
 
   withConnectionOptions(
     program

@@ -190,3 +190,14 @@ it('given a release in its canary, when aborted from the CLI, then traffic is ba
   const missing = await cli(['status', uniqueModel('nothing')], env);
   expect(missing.code).toBe(4);
 });
+
+it('given more releases than --limit, then list shows the newest and says how many there are; a bad --limit is named', async () => {
+  // The releases of the tests above are there, ended: --all lists them.
+  const one = await cli(['list', '--all', '--limit', '1', '--json'], env);
+  expect(one.code).toBe(0);
+  expect(json<unknown[]>(one.stdout)).toHaveLength(1);
+  expect(one.stderr).toMatch(/^showing the newest 1 of \d+ releases: narrow with --model or --phase, or raise --limit$/m);
+  const bad = await cli(['list', '--limit', '0'], env);
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toMatch(/--limit: expected a whole number ≥ 1, got "0"/);
+});
