@@ -175,14 +175,30 @@ async function main(): Promise<number> {
     }
     return ok ? 0 : 1;
   } finally {
+    // The verdict is in: a shutdown step that stalls (a connection held open, a task not finishing) is
+    // named and cut short, never left to hang a CI job.
+    let step = 'traffic';
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`demo: shutdown stalled for ${SHUTDOWN_DEADLINE_MS / 1000} s at "${step}"; exiting\n`);
+      process.exit(3);
+    }, SHUTDOWN_DEADLINE_MS);
+    watchdog.unref();
     await traffic?.stop();
+    step = 'worker';
     stopWorker();
     await worker?.catch(() => undefined);
+    step = 'model servers';
     await Promise.all(servers.map((s) => s.close()));
+    step = 'Envoy, the inference log and Prometheus';
     await edge?.close();
+    step = 'Temporal and the gateway';
     await stack.close();
+    clearTimeout(watchdog);
   }
 }
+
+/** How long the demo's shutdown may take once the releases have ended. */
+const SHUTDOWN_DEADLINE_MS = 60_000;
 
 main().then(
   (code) => process.exit(code),

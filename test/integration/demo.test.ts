@@ -12,14 +12,23 @@ async function runDemo(extra: string[], dataDir: string): Promise<{ code: number
   const child = spawn(
     'npm',
     ['run', '--silent', 'demo', '--', '--ci', '--temporal-port', String(tp), '--ui-port', String(up), '--gateway-port', String(gp), '--envoy-port', String(ep), '--envoy-admin-port', String(ea), ...extra],
-    { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, MODEL_ROLLOUT_DATA_DIR: dataDir, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, MODEL_ROLLOUT_DATA_DIR: dataDir, LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // A demo that never ends fails this test with its output, and takes its servers with it, rather than
+  // keeping jest (and CI) waiting on its processes.
+  const deadline = setTimeout(() => {
+    out += `\n[test] the demo did not end within ${DEMO_DEADLINE_MS / 1000} s; its process group is killed\n`;
+    process.kill(-(child.pid as number), 'SIGKILL');
+  }, DEMO_DEADLINE_MS);
   const code = await new Promise<number | null>((r) => child.on('exit', r));
+  clearTimeout(deadline);
   return { code, out };
 }
+
+const DEMO_DEADLINE_MS = 270_000;
 
 it('given the demo in CI mode, then the better version is promoted and the degraded one rolled back on its evidence', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'demo-'));
