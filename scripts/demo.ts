@@ -187,10 +187,11 @@ async function main(): Promise<number> {
     step = 'worker';
     stopWorker();
     await worker?.catch(() => undefined);
-    step = 'model servers';
-    await Promise.all(servers.map((s) => s.close()));
+    // Envoy before the model servers: it is their client, and holds connections open to them.
     step = 'Envoy, the inference log and Prometheus';
     await edge?.close();
+    step = 'model servers';
+    await Promise.all(servers.map((s) => s.close()));
     step = 'Temporal and the gateway';
     await stack.close();
     clearTimeout(watchdog);

@@ -73,6 +73,11 @@ export async function serveModel(name: string, version: string, model: TrainedMo
   });
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    close: () => new Promise((r) => server.close(() => r())),
+    // Envoy keeps pooled keep-alive connections open to its upstreams: close them too, or close() waits on them.
+    close: () =>
+      new Promise((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { PRELOADED_MODULES } from '../../src/workers/bundle';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
 
@@ -31,7 +32,8 @@ export function quietRuntime(): void {
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
 
 export async function bundle(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  // The same preloads as the worker's own bundle, so tests run what production runs.
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN'), preloadModules: PRELOADED_MODULES });
 }
 
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
