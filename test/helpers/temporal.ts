@@ -3,7 +3,6 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
-import { PRELOADED_MODULES } from '../../src/workers/bundle';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
 
@@ -32,8 +31,7 @@ export function quietRuntime(): void {
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
 
 export async function bundle(): Promise<WorkflowBundle> {
-  // The same preloads as the worker's own bundle, so tests run what production runs.
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN'), preloadModules: PRELOADED_MODULES });
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
 }
 
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {

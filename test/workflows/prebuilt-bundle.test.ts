@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PRELOADED_MODULES, workflowSource, writeWorkflowBundle } from '../../src/workers/bundle';
+import { workflowSource, writeWorkflowBundle } from '../../src/workers/bundle';
 import { aManifest } from '../helpers/builders';
 import { Harness } from '../helpers/release-harness';
 import { StubPorts } from '../helpers/stub-ports';
@@ -12,10 +12,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 it('given no prebuilt bundle, then the worker bundles the workflow sources', () => {
-  expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({
-    workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/),
-    bundlerOptions: { preloadModules: PRELOADED_MODULES },
-  });
+  expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({ workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/) });
 });
 
 it('given WORKFLOW_BUNDLE naming a file that is not there, then the worker refuses to start rather than run other code', () => {
