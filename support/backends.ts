@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './net';
+import { killGroupOnExit } from './process-groups';
 
 export { freePort };
 
@@ -42,27 +43,12 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
   throw new Error(`not ready at ${url} after ${timeoutMs} ms:\n${log()}`);
 }
 
-/** Every backend's process group, killed if this process exits without stopping it (a demo cut short). */
-const groups = new Set<number>();
-process.once('exit', () => {
-  for (const pid of groups) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
 function start(bin: string, args: string[], dir: string): { child: ChildProcess; log: () => string } {
   const logFile = path.join(dir, 'log');
   const out = fs.openSync(logFile, 'w');
   const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', out, out], detached: true });
   fs.closeSync(out);
-  if (child.pid) {
-    groups.add(child.pid);
-    child.once('exit', () => groups.delete(child.pid as number));
-  }
+  killGroupOnExit(child);
   return { child, log: () => fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') };
 }
 

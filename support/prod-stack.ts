@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findTemporalServers, runLocator } from '../src/dev/servers';
 import { freeLowPort, freePort } from './net';
+import { killGroupOnExit } from './process-groups';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -61,24 +62,11 @@ export interface ProcessHandle {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Every process group started here, killed if this process exits without closing the stack. */
-const groups = new Set<number>();
-process.once('exit', () => {
-  for (const pid of groups) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-});
-
 function run(bin: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; logFile: string; uid?: number; gid?: number }): ProcessHandle {
   const out = fs.openSync(opts.logFile, 'a');
   const child = spawn(bin, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', out, out], detached: true, uid: opts.uid, gid: opts.gid });
   fs.closeSync(out);
-  if (child.pid) groups.add(child.pid);
-  child.once('exit', () => child.pid && groups.delete(child.pid));
+  killGroupOnExit(child);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
