@@ -22,7 +22,7 @@ import { FileRegistry } from '../src/adapters/file-registry';
 import { startRelease } from '../src/client/releases';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
-import { sampleQuantile } from '../src/domain/quantile';
+import { histogramQuantile, sampleQuantile } from '../src/domain/quantile';
 import { Gateway } from '../src/gateway/server';
 import { startProdStack } from '../support/prod-stack';
 import { freePort } from './bench-util';
@@ -110,14 +110,11 @@ async function histogram(metricsUrl: string, name: string): Promise<Map<number, 
   return buckets;
 }
 
-/** The q-quantile of the window's observations: the bucket bound where the cumulative count reaches q·n. */
+/** The q-quantile of the window's observations, by the project's one rule (the bucket bound where q·n is reached). */
 function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
   const bounds = [...after.keys()].sort((a, b) => a - b);
-  const counts = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
-  const total = counts.at(-1) ?? 0;
-  if (total <= 0) return NaN;
-  const i = counts.findIndex((c) => c >= q * total);
-  return bounds[i] as number;
+  const cumulative = bounds.map((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0));
+  return histogramQuantile(bounds.map((b, i) => [b, (cumulative[i] ?? 0) - (cumulative[i - 1] ?? 0)] as const), q) ?? NaN;
 }
 
 async function poll(what: string, ok: () => Promise<boolean> | boolean, ms: number): Promise<void> {

@@ -149,8 +149,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     throw new ConfigError('invalid configuration:\n  PROMETHEUS_URL: required with ROUTER=envoy (the gates read Envoy\'s cluster stats from Prometheus)');
   }
   if ((e.TEMPORAL_WORKER_DEPLOYMENT === undefined) !== (e.TEMPORAL_WORKER_BUILD_ID === undefined)) {
-    const missing = e.TEMPORAL_WORKER_DEPLOYMENT === undefined ? 'TEMPORAL_WORKER_DEPLOYMENT' : 'TEMPORAL_WORKER_BUILD_ID';
-    throw new ConfigError(`invalid configuration:\n  ${missing}: required with ${missing === 'TEMPORAL_WORKER_DEPLOYMENT' ? 'TEMPORAL_WORKER_BUILD_ID' : 'TEMPORAL_WORKER_DEPLOYMENT'} (a versioned worker needs both)`);
+    const [missing, given] = e.TEMPORAL_WORKER_DEPLOYMENT === undefined ? ['TEMPORAL_WORKER_DEPLOYMENT', 'TEMPORAL_WORKER_BUILD_ID'] : ['TEMPORAL_WORKER_BUILD_ID', 'TEMPORAL_WORKER_DEPLOYMENT'];
+    throw new ConfigError(`invalid configuration:\n  ${missing}: required with ${given} (a versioned worker needs both)`);
   }
   return Object.freeze({
     temporal: temporalConnection(e),
