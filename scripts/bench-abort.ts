@@ -14,6 +14,7 @@ import { actionUpdates, statusQuery } from '../src/workflows/release';
 import { aManifest } from '../test/helpers/builders';
 import { HEALTHY, StubPorts } from '../test/helpers/stub-ports';
 import { bundle, quietRuntime, uniqueQueue } from '../test/helpers/temporal';
+import { releaseRecordSinks } from '../src/report/record';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     if (route.variants.length === 1 && route.variants[0]?.version === 'v1') restoredAt.set(route.model, performance.now());
   };
   const taskQueue = uniqueQueue('bench-abort');
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: createActivities(ports) });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundle(), activities: createActivities(ports), sinks: releaseRecordSinks() });
   const ack: number[] = [];
   const restore: number[] = [];
   await worker.runUntil(async () => {

@@ -31,17 +31,12 @@ function timeOf(t: temporal.api.history.v1.IHistoryEvent['eventTime']): string {
   return new Date(ms).toISOString();
 }
 
-/** From the given run back through the runs it continued from (at most `maxRuns`), oldest first. */
-export async function actionsFromHistory(client: Client, workflowId: string, runId: string, maxRuns = 200): Promise<RecordedAction[]> {
+/** Every signal and accepted update in the runs' histories (oldest run first), in time order. */
+export function actionsFrom(histories: temporal.api.history.v1.IHistory[]): RecordedAction[] {
   const actions: RecordedAction[] = [];
-  let run: string | null = runId;
-  for (let i = 0; run && i < maxRuns; i++) {
-    const history = await client.workflow.getHandle(workflowId, run).fetchHistory();
-    run = null;
+  for (const history of histories) {
     for (const e of history.events ?? []) {
-      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED) {
-        run = e.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || null;
-      } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) {
         const a = e.workflowExecutionSignaledEventAttributes;
         actions.push({ at: timeOf(e.eventTime), kind: 'signal', name: a?.signalName ?? '?', ...decode(a?.input?.payloads?.[0]) });
       } else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED) {
@@ -51,4 +46,21 @@ export async function actionsFromHistory(client: Client, workflowId: string, run
     }
   }
   return actions.sort((a, b) => a.at.localeCompare(b.at));
+}
+
+/** Each run's history, oldest first: from the given run back through the runs it continued from (at most `maxRuns`). */
+export async function runHistories(client: Client, workflowId: string, runId: string, maxRuns = 200): Promise<temporal.api.history.v1.IHistory[]> {
+  const runs: temporal.api.history.v1.IHistory[] = [];
+  let run: string | null = runId;
+  for (let i = 0; run && i < maxRuns; i++) {
+    const history: temporal.api.history.v1.IHistory = await client.workflow.getHandle(workflowId, run).fetchHistory();
+    runs.unshift(history);
+    run = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || null;
+  }
+  return runs;
+}
+
+/** From the given run back through the runs it continued from (at most `maxRuns`), oldest first. */
+export async function actionsFromHistory(client: Client, workflowId: string, runId: string, maxRuns = 200): Promise<RecordedAction[]> {
+  return actionsFrom(await runHistories(client, workflowId, runId, maxRuns));
 }

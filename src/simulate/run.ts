@@ -3,13 +3,14 @@
 // decisions, each at its policy time.
 import fs from 'node:fs';
 import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
-import { Runtime, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../activities';
 import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../constants';
 import { findTemporalServers, SERVERS_SCRIPT } from '../dev/servers';
 import { parseManifest } from '../domain/manifest';
 import type { ReleaseResult } from '../domain/release';
+import { quietSdkRuntime, releaseRecordSinks, type ReleaseEvent } from '../report/record';
 import { workflowSource } from '../workers/bundle';
 import { actionSignals, releaseWorkflow } from '../workflows/release';
 import { ScenarioPorts, type Scenario } from './scenario';
@@ -29,6 +30,8 @@ export async function registerSearchAttributes(env: TestWorkflowEnvironment): Pr
 
 export interface SimulationResult {
   result: ReleaseResult;
+  /** Everything the release recorded, unmerged (what its report draws). */
+  record: ReleaseEvent[];
   wallMs: number;
   simulatedMs: number;
 }
@@ -51,15 +54,10 @@ function timeSkippingServer(testServerPath: string | undefined): EphemeralServer
   return { type: 'cached-download' };
 }
 
-let runtimeInstalled = false;
-
 export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1, testServerPath?: string): Promise<SimulationResult> {
   const m = parseManifest(rawManifest);
-  if (!runtimeInstalled) {
-    // The simulation prints decisions; the SDK and its core speak only on errors.
-    Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } } });
-    runtimeInstalled = true;
-  }
+  // The simulation prints decisions; the SDK and its core speak only on errors.
+  quietSdkRuntime();
   const executable = timeSkippingServer(testServerPath);
   const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable } }).catch((err: unknown) => {
     throw new SimulatorUnavailable(
@@ -72,11 +70,13 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
     const champion = m.champion ?? 'champion';
     const ports = new ScenarioPorts(scenario, champion, seed);
     const taskQueue = 'rollout-simulate';
+    const record: ReleaseEvent[] = [];
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       ...workflowSource(),
       activities: createActivities(ports),
+      sinks: releaseRecordSinks((e) => record.push(e), { replaying: false }),
     });
     const t0 = Date.now();
     const result = await worker.runUntil(async () => {
@@ -97,7 +97,7 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
     });
     const wallMs = Date.now() - t0;
     const end = result.status.timeline.at(-1)?.at ?? result.status.updatedAt;
-    return { result, wallMs, simulatedMs: Date.parse(end) - Date.parse(result.status.startedAt) };
+    return { result, record, wallMs, simulatedMs: Date.parse(end) - Date.parse(result.status.startedAt) };
   } finally {
     await env.teardown();
   }

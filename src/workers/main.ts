@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { buildPorts } from '../adapters';
 import { exitOnStartupFailure, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
+import { releaseRecordSinks } from '../report/record';
 import { RELEASE_VERSIONING } from '../workflows/release-versioning';
 import { workflowSource } from './bundle';
 
@@ -46,6 +47,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
       taskQueue,
       ...source,
       activities: createActivities(buildPorts(config, logger)),
+      sinks: releaseRecordSinks(),
       ...config.tuning,
       // A versioned worker takes work only once its build is made current (deploy/temporal/set-current-version.sh);
       // releases in flight then move to it at their next workflow task (AUTO_UPGRADE, see the README).

@@ -71,6 +71,7 @@ import {
 } from './release-activities';
 import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
 import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
+import { record } from './release-record';
 import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
@@ -941,12 +942,15 @@ class Release {
     for (const r of results) this.s.gates[r.gate] = { ...r, at };
     const outcome = verdict(results);
     const message = `${outcome}: ${results.map((r) => r.summary).join('; ')}`;
+    record({ kind: 'measurement', at, step: this.s.stepIndex, results });
     this.trimmed(appendMeasurement(this.s.timeline, { at, step: this.s.stepIndex, outcome, message, data: results }));
     this.publish();
   }
 
   private note(e: Omit<TimelineEntry, 'at'>): void {
-    this.trimmed(appendEntry(this.s.timeline, { at: iso(Date.now()), ...e }));
+    const entry: TimelineEntry = { at: iso(Date.now()), ...e };
+    record({ kind: 'entry', entry });
+    this.trimmed(appendEntry(this.s.timeline, entry));
   }
 
   private trimmed(n: number): void {

@@ -12,6 +12,7 @@ import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
 
 export { registerSearchAttributes } from '../../src/simulate/run';
 import { registerSearchAttributes } from '../../src/simulate/run';
+import { releaseRecordSinks } from '../../src/report/record';
 
 export class Harness {
   constructor(
@@ -39,6 +40,7 @@ export class Harness {
       taskQueue,
       workflowBundle: this.workflowBundle,
       activities: createActivities(ports),
+      sinks: releaseRecordSinks(),
       // Cancellation reaches a heartbeating activity within a second, not the default minute.
       maxHeartbeatThrottleInterval: '1s',
     });

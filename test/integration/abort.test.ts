@@ -9,6 +9,7 @@ import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../.
 import { aManifest } from '../helpers/builders';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
 import { uniqueQueue, useDevServer } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const ctx = useDevServer();
 
@@ -57,6 +58,7 @@ describe('abort in every phase', () => {
       taskQueue,
       workflowBundle: ctx.workflowBundle,
       activities: createActivities(ports),
+      sinks: releaseRecordSinks(),
       maxHeartbeatThrottleInterval: '1s',
     });
     await worker.runUntil(async () => {
@@ -89,7 +91,7 @@ describe('abort in every phase', () => {
     const ports = new StubPorts({ shadowRpm: 60_000, behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
     const m = release('low');
     const taskQueue = uniqueQueue('abort');
-    const worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports) });
+    const worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports), sinks: releaseRecordSinks() });
     await worker.runUntil(async () => {
       const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
       await reach(handle, 'canary');

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger';
 import { cli, startCli } from '../helpers/cli';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
 import { uniqueModel, uniqueQueue, useDevServer } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 // Declared before useDevServer's own hooks: jest runs afterAll hooks in declaration order, and the
 // worker must let go of the connection before it closes.
@@ -38,7 +39,7 @@ beforeAll(async () => {
   models = [await fakeModelServer({ label: 'a' }), await fakeModelServer({ label: 'b' })];
   const taskQueue = uniqueQueue('cli');
   const config = loadConfig({ MODEL_ROLLOUT_DATA_DIR: dir, GATEWAY_URL: gatewayUrl, GATEWAY_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'silent' });
-  worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(buildPorts(config, createLogger('silent'))) });
+  worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(buildPorts(config, createLogger('silent'))), sinks: releaseRecordSinks() });
   running = worker.run();
   env = { TEMPORAL_ADDRESS: ctx.server.address, TEMPORAL_TASK_QUEUE: taskQueue, TEMPORAL_UI_URL: 'http://ui.example' };
 });

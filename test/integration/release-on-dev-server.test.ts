@@ -7,6 +7,7 @@ import { actionSignals, actionUpdates, statusQuery } from '../../src/workflows/r
 import { aManifest } from '../helpers/builders';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
 import { uniqueQueue, useDevServer } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const ctx = useDevServer();
 
@@ -26,7 +27,7 @@ const fastRelease = () =>
 const busy = () => new StubPorts({ behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
 
 function newWorker(taskQueue: string, ports: StubPorts): Promise<Worker> {
-  return Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports) });
+  return Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports), sinks: releaseRecordSinks() });
 }
 
 it('given a release on the dev server, then it is promoted and the Web UI can find it by model and phase', async () => {

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/logger';
 import { statusQuery } from '../../src/workflows/release';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
 import { uniqueModel, uniqueQueue, useDevServer } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
 let worker: Worker;
@@ -37,7 +38,7 @@ beforeAll(async () => {
   models = [await fakeModelServer({ label: 'a' }), await fakeModelServer({ label: 'b' })];
   const config = loadConfig({ MODEL_ROLLOUT_DATA_DIR: dir, GATEWAY_URL: gatewayUrl, GATEWAY_ADMIN_TOKEN: 'ui-admin-token-0000000', LOG_LEVEL: 'silent' });
   const taskQueue = uniqueQueue('ui');
-  worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(buildPorts(config, createLogger('silent'))) });
+  worker = await Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(buildPorts(config, createLogger('silent'))), sinks: releaseRecordSinks() });
   running = worker.run();
   (ctx as unknown as { taskQueue: string }).taskQueue = taskQueue;
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });

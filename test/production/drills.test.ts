@@ -22,6 +22,7 @@ import { startProdStack, type ProdStack } from '../../support/prod-stack';
 import { cli } from '../helpers/cli';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
 import { uniqueModel } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const TOKEN = 'drill-admin-token-000000';
 let dir: string;
@@ -373,7 +374,7 @@ it('given a release in its bake on build A, when build B with a workflow change 
     expect([...tasksBy(patchAt, events.length)]).toEqual([String(b.child.pid)]);
     expect([...tasksBy(0, patchAt)].some((pid) => buildA.some((w) => String(w.child.pid) === pid))).toBe(true);
     // The history, half A and half B, replays on B: what CI's replay tests guard for every change.
-    await Worker.runReplayHistory({ workflowBundle: { codePath: bundle } }, history);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: bundle }, sinks: releaseRecordSinks() }, history);
   } finally {
     await load.stop();
     expectMonotonic(gens.stop());

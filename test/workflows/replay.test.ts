@@ -5,6 +5,7 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { Worker, type WorkflowBundle } from '@temporalio/worker';
 import { bundle, quietRuntime } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const DIR = path.resolve(__dirname, '../replay/histories');
 const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
@@ -22,5 +23,5 @@ it('has recorded histories to replay', () => {
 it.each(files)('replays %s without non-determinism', async (file) => {
   const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
   expect(history.events?.length).toBeGreaterThan(20);
-  await Worker.runReplayHistory({ workflowBundle }, history, file);
+  await Worker.runReplayHistory({ workflowBundle, sinks: releaseRecordSinks() }, history, file);
 });
