@@ -342,15 +342,33 @@ async function act(action: Action, id: string, flags: ConnectionFlags & { reason
   });
 }
 
-async function history(id: string, flags: ConnectionFlags & { format: string }): Promise<number> {
+/** Writes a report to FILE, or to stdout without one; a file that cannot be written is named before anything runs. */
+function reportTarget(file: string | undefined, flag: string): (text: string) => void {
+  if (file === undefined) return (text) => process.stdout.write(text);
+  const dir = path.dirname(path.resolve(file));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new CliError(`${flag}: no such directory: ${dir}`, EXIT.invalid);
+  return (text) => {
+    fs.writeFileSync(file, text);
+    process.stderr.write(`report written to ${file}\n`);
+  };
+}
+
+async function history(id: string, flags: ConnectionFlags & { format: string; output?: string }): Promise<number> {
   const format = flags.json ? 'json' : flags.format;
-  if (!['md', 'json'].includes(format)) throw new CliError(`--format: expected md or json, got "${format}"`, EXIT.invalid);
+  if (!['md', 'json', 'html'].includes(format)) throw new CliError(`--format: expected md, json or html, got "${format}"`, EXIT.invalid);
+  const write = reportTarget(flags.output, '--output');
   return withConnection(flags, async (c) => {
     const found = await findRelease(c, id);
     const s = await statusOf(found);
+    if (format === 'html') {
+      // Loaded late: the replay worker and the charting library are only needed here.
+      const { releaseReportHtml } = await import('../report');
+      write(await releaseReportHtml(c.client, found.handle.workflowId, (await found.handle.describe()).runId, s, { version: version() }));
+      return EXIT.ok;
+    }
     // The timeline is bounded; past its bounds the complete list of actions comes from the event history.
     const actions = s.timelineTrimmed ? await actionsFromHistory(c.client, found.handle.workflowId, (await found.handle.describe()).runId) : undefined;
-    process.stdout.write(format === 'json' ? `${JSON.stringify(actions ? { ...s, actionsFromHistory: actions } : s, null, 2)}\n` : renderHistoryMarkdown(s, actions));
+    write(format === 'json' ? `${JSON.stringify(actions ? { ...s, actionsFromHistory: actions } : s, null, 2)}\n` : renderHistoryMarkdown(s, actions));
     return EXIT.ok;
   });
 }
@@ -364,6 +382,7 @@ function integerFlag(text: string | undefined, name: string, fallback: number, m
 
 interface SimulateFlags extends OutputFlags {
   file?: string;
+  report?: string;
   metrics?: string;
   seed?: string;
   runs?: string;
@@ -375,12 +394,17 @@ async function simulateCommand(flags: SimulateFlags): Promise<number> {
   const manifest = parseManifest(raw);
   const scenario = parseScenario(readDocument(flags.metrics, '--metrics'));
   const seed = integerFlag(flags.seed, 'seed', 1, 0, 2 ** 31 - 1);
+  const report = flags.report === undefined ? null : reportTarget(flags.report, '--report');
   if (flags.runs !== undefined) {
     const runs = integerFlag(flags.runs, 'runs', 1, 1, 100_000);
     const policy = flags.policy ?? 'sequential';
     if (policy !== 'sequential' && policy !== 'fixed-horizon') throw new CliError(`--policy: expected sequential or fixed-horizon, got "${policy}"`, EXIT.invalid);
-    const { operatingCharacteristics } = await import('../simulate/montecarlo');
-    const oc = operatingCharacteristics(manifest, scenario, { runs, seed, policy });
+    const { onsetOf, simulateRuns } = await import('../simulate/montecarlo');
+    const { oc, results } = simulateRuns(manifest, scenario, { runs, seed, policy });
+    if (report) {
+      const { renderOperatingCharacteristicsReport } = await import('../report');
+      report(renderOperatingCharacteristicsReport(oc, results, { manifest: `${manifest.model} ${manifest.candidate}`, onsetMs: onsetOf(scenario), version: version() }));
+    }
     print(flags, renderOperatingCharacteristics(oc), oc);
     return EXIT.ok;
   }
@@ -391,6 +415,10 @@ async function simulateCommand(flags: SimulateFlags): Promise<number> {
     throw err instanceof SimulatorUnavailable ? new CliError(err.message, EXIT.error) : err;
   });
   const { result, wallMs, simulatedMs } = run;
+  if (report) {
+    const { buildReport, renderReleaseReport } = await import('../report');
+    report(renderReleaseReport(buildReport(result.status, run.record), { version: version(), source: `a simulated run (seed ${seed})` }));
+  }
   const decisions = renderDecisions(result.status);
   const summary = `outcome: ${result.outcome}${result.status.rollback ? ` (${result.status.rollback.trigger}: ${result.status.rollback.reason})` : ''}; ${(simulatedMs / 3_600_000).toFixed(1)} h of policy time in ${(wallMs / 1000).toFixed(1)} s`;
   print(flags, [...decisions, summary].join('\n'), {
@@ -510,8 +538,11 @@ export function buildProgram(exit: { code: number }): Command {
       .command('history')
       .description('the audit record: actions with who, when and why; every measurement; every rollback')
       .argument(...ID_ARGUMENT)
-      .option('--format <format>', 'md (suits a compliance ticket) or json', 'md'),
-  ).action(run((id: string, flags: ConnectionFlags & { format: string }) => history(id, flags)));
+      .option('--format <format>', 'md (suits a compliance ticket), json, or html (the release report: one self-contained page of charts)', 'md')
+      .option('-o, --output <file>', 'write to FILE instead of stdout'),
+  )
+    .addHelpText('after', '\nThe html report replays the release\'s event history (every run of it) to draw every check, so it needs no\nworker; from a checkout it bundles the workflow code first (a few seconds).')
+    .action(run((id: string, flags: ConnectionFlags & { format: string; output?: string }) => history(id, flags)));
 
   withJson(
     program
@@ -521,7 +552,8 @@ export function buildProgram(exit: { code: number }): Command {
       .option('-m, --metrics <file>', 'the metric scenario, YAML or JSON')
       .option('--seed <n>', "the sampling noise's seed (default 1); one seed always gives the same run")
       .option('--runs <n>', 'N releases by Monte Carlo instead of one through Temporal: P(promoted), P(rolled back), P(held), detection delay, where rollbacks happened; exit 0')
-      .option('--policy <policy>', 'with --runs: sequential (the gates of releases started today, default) or fixed-horizon (the per-look z-tests of releases started before)'),
+      .option('--policy <policy>', 'with --runs: sequential (the gates of releases started today, default) or fixed-horizon (the per-look z-tests of releases started before)')
+      .option('--report <file>', 'also write the release report (HTML) of the run; with --runs, the distribution of outcomes and detection delays'),
   )
     .addHelpText(
       'after',

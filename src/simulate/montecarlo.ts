@@ -236,6 +236,11 @@ function quantiles(xs: number[]): { p10: number; p50: number; p90: number } | nu
 
 /** `runs` releases; run k draws from the seed and k, so any run can be replayed alone. */
 export function operatingCharacteristics(m: ReleaseManifest, sc: Scenario, opts: { runs: number; seed: number; policy: Policy }): OperatingCharacteristics {
+  return simulateRuns(m, sc, opts).oc;
+}
+
+/** The operating characteristics and each run's result (the report draws their distributions). */
+export function simulateRuns(m: ReleaseManifest, sc: Scenario, opts: { runs: number; seed: number; policy: Policy }): { oc: OperatingCharacteristics; results: RunResult[] } {
   const t0 = Date.now();
   const results = Array.from({ length: opts.runs }, (_, k) => runOnce(m, sc, keyedRng(opts.seed, `run/${k}`), opts.policy));
   const onset = onsetOf(sc);
@@ -245,7 +250,7 @@ export function operatingCharacteristics(m: ReleaseManifest, sc: Scenario, opts:
     const key = `${r.stage ?? '?'} / ${r.gate ?? '?'}`;
     caught[key] = (caught[key] ?? 0) + 1;
   }
-  return {
+  const oc: OperatingCharacteristics = {
     policy: opts.policy,
     runs: opts.runs,
     seed: opts.seed,
@@ -259,4 +264,5 @@ export function operatingCharacteristics(m: ReleaseManifest, sc: Scenario, opts:
     rolledBackBeforeFull: back.filter((r) => r.stage !== 'watch').length,
     wallMs: Date.now() - t0,
   };
+  return { oc, results };
 }

@@ -1,9 +1,11 @@
 // A release end to end on the dev server with every real adapter the worker builds (gateway router,
-// gateway metrics and shadow, file registry, OIP evaluator, notifier), real HTTP traffic and ground truth.
+// gateway metrics and shadow, file registry, OIP evaluator, notifier), real HTTP traffic and ground truth;
+// then each release's report, as `rollout history --format html` writes it, opened in headless Chromium.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
+import { chromium } from 'playwright-core';
 import { createActivities } from '../../src/activities';
 import { buildPorts } from '../../src/adapters';
 import { FileRegistry } from '../../src/adapters/file-registry';
@@ -11,10 +13,16 @@ import { startRelease } from '../../src/client/releases';
 import { loadConfig } from '../../src/config';
 import { Gateway } from '../../src/gateway/server';
 import { createLogger } from '../../src/logger';
+import { actionSignals, statusQuery } from '../../src/workflows/release';
+import { cli } from '../helpers/cli';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
 import { uniqueModel, uniqueQueue, useDevServer } from '../helpers/temporal';
+import { releaseRecordSinks } from '../../src/report/record';
 
 const ctx = useDevServer();
+const ARTIFACTS = path.resolve(__dirname, '../../test-artifacts');
+/** The models released by the tests below, for their reports. */
+const released: { promoted?: string; rolledBack?: string } = {};
 let dir: string;
 let gateway: Gateway;
 let gatewayUrl: string;
@@ -86,6 +94,7 @@ const plan = () => ({
     { kind: 'shadow' as const, minRequests: 50, minDuration: '3s', maxDuration: '30s', interval: '1s', sampleRate: 1 },
     { kind: 'setTraffic' as const, percent: 50 },
     { kind: 'bake' as const, duration: '4s', interval: '1s', extension: '20s' },
+    { kind: 'approval' as const, reason: 'product owner signs off' },
     { kind: 'fullRollout' as const },
     { kind: 'watch' as const, duration: '3s', interval: '1s', window: '3s', extension: '20s' },
     { kind: 'retire' as const },
@@ -100,12 +109,28 @@ async function run(model: string) {
     taskQueue,
     workflowBundle: ctx.workflowBundle,
     activities: createActivities(buildPorts(config, createLogger('silent'))),
+    sinks: releaseRecordSinks(),
   });
   const load = traffic(model);
   try {
     return await worker.runUntil(async () => {
       const { handle } = await startRelease(ctx.server.client, { apiVersion: 'model-rollout/v1', kind: 'Release', model, candidate: 'v2', ...plan() }, { requestedBy: 'e2e', taskQueue });
-      return handle.result();
+      // A human approves once the release asks: the report marks who and why.
+      let finished = false;
+      const approver = (async () => {
+        while (!finished) {
+          const s = await handle.query(statusQuery).catch(() => null);
+          if (s?.phase === 'awaiting-approval') return handle.signal(actionSignals.approve, { by: 'alice', reason: 'dashboards green' });
+          if (s?.outcome) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })();
+      try {
+        return await handle.result();
+      } finally {
+        finished = true;
+        await approver;
+      }
     });
   } finally {
     await load.stop();
@@ -122,6 +147,8 @@ it('given a better candidate and real traffic through the gateway, then it is pr
   expect(await registry.getAlias(model, 'champion')).toBe('v2');
   expect(result.status.gates['shadow-divergence']?.outcome).toBe('pass');
   expect(result.status.gates['error-rate']?.evidence.candidateRequests).toBeGreaterThanOrEqual(60);
+  expect(result.status.timeline.find((e) => e.type === 'action')).toMatchObject({ message: 'approve', by: 'alice' });
+  released.promoted = model;
 });
 
 it('given a candidate failing a quarter of its requests, then the canary breach rolls traffic back to the champion', async () => {
@@ -136,4 +163,65 @@ it('given a candidate failing a quarter of its requests, then the canary breach 
   expect(gateway.routes.get(model)?.variants).toEqual([{ version: 'v1', weight: 100 }]);
   expect(result.status.rollback?.impact.candidateRequests).toBeGreaterThan(0);
   expect(await new FileRegistry(path.join(dir, 'registry.json')).lastRollbackAt(model)).not.toBeNull();
+  released.rolledBack = model;
+});
+
+describe('the release report of each, from the CLI, in headless Chromium', () => {
+  /** `rollout history MODEL --format html -o FILE`, opened from disk, with a screenshot in test-artifacts/. */
+  async function report(model: string, name: string) {
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    const file = path.join(ARTIFACTS, `${name}.html`);
+    const r = await cli(['history', model, '--format', 'html', '--output', file], { TEMPORAL_ADDRESS: ctx.server.address });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: `report written to ${file}\n` });
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      // Self-contained: the page asks nothing of any network.
+      const requests: string[] = [];
+      page.on('request', (req) => void (req.url().startsWith('file:') || requests.push(req.url())));
+      await page.goto(`file://${file}`);
+      await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+      const panels = await page.locator('.panel h3').allTextContents();
+      // Every chart drew its series: the SVG has paths, not just axes.
+      const paths = await page.locator('.panel svg').evaluateAll((svgs) => svgs.map((s) => s.querySelectorAll('path').length));
+      // The rollback's markers: vertical lines at the breach (red) and at the traffic verified back (dark, dashed), per panel.
+      const markers = await page.locator('.panel svg').evaluateAll((svgs) =>
+        svgs.map((s) => {
+          const vertical = [...s.querySelectorAll('path')].filter((p) => /^M([\d.]+) [\d.]+L\1 [\d.]+$/.test(p.getAttribute('d') ?? '') && p.getAttribute('stroke-width') === '2');
+          return { breach: vertical.filter((p) => p.getAttribute('stroke') === '#d0392f').length, back: vertical.filter((p) => p.getAttribute('stroke') === '#1f2328' && p.hasAttribute('stroke-dasharray')).length };
+        }),
+      );
+      return { panels, paths, markers, requests, html: fs.readFileSync(file, 'utf8') };
+    } finally {
+      // The page's DOM was read above; the browser may go.
+      await browser.close();
+    }
+  }
+
+  it('given the promoted release, then its page draws the plan, the traffic and every gate over time, and the approver by name', async () => {
+    if (!released.promoted) throw new Error('the promoted release did not run');
+    const r = await report(released.promoted, 'report-promoted');
+    expect(r.requests).toEqual([]);
+    expect(r.panels).toEqual(
+      expect.arrayContaining(['Plan', 'Traffic', 'Shadow: predictions that differ from the champion', 'Shadow: output distribution shift (PSI)', 'Business metric: candidate vs champion, relative change', 'Error rate of the candidate', 'Latency: share of requests slower than the threshold', 'Evidence against the candidate']),
+    );
+    expect(Math.min(...r.paths)).toBeGreaterThan(5);
+    expect(r.html).toContain('<span class="badge promoted">promoted</span>');
+    expect(r.html).not.toContain('id="rollback"');
+    expect(r.markers.every((m) => m.breach === 0 && m.back === 0)).toBe(true);
+    expect(r.html).toMatch(/<td>approve<\/td><td>alice<\/td><td>dashboards green<\/td>/);
+  });
+
+  it('given the rolled-back release, then its page shows the breach, the traffic verified back, the trigger and the evidence', async () => {
+    if (!released.rolledBack) throw new Error('the rolled-back release did not run');
+    const r = await report(released.rolledBack, 'report-rolled-back');
+    expect(r.requests).toEqual([]);
+    expect(r.html).toContain('id="rollback"');
+    expect(r.html).toMatch(/<th>Trigger<\/th><td>gate-breach<\/td>/);
+    expect(r.html).toMatch(/<th>Traffic verified on the champion<\/th><td>[^<]*after the breach\)/);
+    // The breach marker and the traffic-back marker are drawn on every time panel (all but the plan band).
+    expect(r.markers.slice(1).every((m) => m.breach === 1 && m.back === 1)).toBe(true);
+    expect(r.markers.length).toBeGreaterThanOrEqual(6);
+    expect(r.html).toMatch(/<span class="out-fail">fail<\/span>/);
+  });
 });

@@ -1,0 +1,25 @@
+// The release report, end to end: a release's histories replayed into its full record, drawn as one page.
+import type { Client } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { runHistories } from '../client/actions-history';
+import type { ReleaseStatus } from '../domain/release';
+import { renderReleaseReport } from './html';
+import { buildReport } from './model';
+import { recordFromHistories } from './record';
+
+export { renderOperatingCharacteristicsReport, renderReleaseReport } from './html';
+export { buildReport } from './model';
+
+/** The report of a release on the server: its status, and every check replayed from each run's history. */
+export async function releaseReportHtml(
+  client: Client,
+  workflowId: string,
+  runId: string,
+  status: ReleaseStatus,
+  o: { version?: string; workflowBundle?: WorkflowBundle } = {},
+): Promise<string> {
+  const histories = await runHistories(client, workflowId, runId);
+  const record = await recordFromHistories(workflowId, histories, o.workflowBundle);
+  const events = histories.reduce((n, h) => n + (h.events?.length ?? 0), 0);
+  return renderReleaseReport(buildReport(status, record), { version: o.version, source: `${events} events in ${histories.length} run${histories.length > 1 ? 's' : ''} of ${workflowId}` });
+}
