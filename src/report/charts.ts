@@ -300,6 +300,7 @@ export function histogramChart(bins: { from: number; to: number; count: number }
             const [x1, y1] = api.coord([api.value(1), 0]) as [number, number];
             return { type: 'rect', shape: { x: x0 + 1, y: y0, width: Math.max(1, x1 - x0 - 2), height: y1 - y0 }, style: { fill: COLORS.candidate } };
           },
+          encode: { x: [0, 1], y: 2 },
           data: bins.map((b) => [b.from, b.to, b.count]),
         } as SeriesOption,
         {

@@ -235,16 +235,21 @@ export function renderReleaseReport(m: ReportModel, o: { generatedAt?: number; v
   );
 }
 
-/** Bins for the detection delays: about 20, at a round width. */
+/** Bins over the values' range: about 20, at a round width, on multiples of it. */
 export function bins(values: number[]): { from: number; to: number; count: number }[] {
   if (!values.length) return [];
+  const min = Math.min(...values);
   const max = Math.max(...values);
-  const raw = Math.max(max / 20, 1e-9);
+  const raw = Math.max((max - min) / 20, Math.abs(max) * 1e-3, 1e-9);
   const p = 10 ** Math.floor(Math.log10(raw));
   const width = ([1, 2, 5, 10].map((k) => k * p).find((w) => w >= raw) ?? raw) as number;
-  const n = Math.floor(max / width) + 1;
-  const out = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0 }));
-  for (const v of values) (out[Math.min(n - 1, Math.floor(v / width))] as { count: number }).count += 1;
+  // Rounded first, so 61.3 / 0.1 lands in bin 613, not 612.
+  const bin = (v: number) => Math.floor(Number((v / width).toPrecision(12)));
+  const start = bin(min);
+  const n = bin(max) - start + 1;
+  const at = (i: number) => Number(((start + i) * width).toPrecision(12));
+  const out = Array.from({ length: n }, (_, i) => ({ from: at(i), to: at(i + 1), count: 0 }));
+  for (const v of values) (out[Math.min(n - 1, bin(v) - start)] as { count: number }).count += 1;
   return out;
 }
 

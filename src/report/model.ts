@@ -264,7 +264,8 @@ function recordOrTimeline(s: ReleaseStatus, record: ReleaseEvent[] | null): Rele
   });
 }
 
-export function buildReport(s: ReleaseStatus, record: ReleaseEvent[] | null, now = Date.now()): ReportModel {
+export function buildReport(s: ReleaseStatus, record: ReleaseEvent[] | null, o: { now?: number; maxPoints?: number } = {}): ReportModel {
+  const now = o.now ?? Date.now();
   const events = recordOrTimeline(s, record);
   const entries = events.flatMap((e) => (e.kind === 'entry' ? [e.entry] : []));
   const measurements = events.flatMap((e) => (e.kind === 'measurement' ? [e] : []));
@@ -295,7 +296,7 @@ export function buildReport(s: ReleaseStatus, record: ReleaseEvent[] | null, now
       const counts: Record<GateOutcome, number> = { pass: 0, fail: 0, 'insufficient-data': 0 };
       for (const p of points) counts[p.outcome] += 1;
       const t = TITLES[gate] ?? { title: gate, unit: '', failsWhen: 'above' as const };
-      return { gate, ...t, points: thin(points, t0, t1), counts };
+      return { gate, ...t, points: thin(points, t0, t1, o.maxPoints), counts };
     });
 
   let rollback: ReportModel['rollback'] = null;

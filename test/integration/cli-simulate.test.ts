@@ -1,5 +1,6 @@
 // `rollout simulate` as a process: the real workflow under the time-skipping server against the
-// committed example scenarios, for promotion, a breach, and too little traffic to decide.
+// committed example scenarios, for promotion, a breach, and too little traffic to decide; and the report
+// it writes of one run or of many.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,4 +84,38 @@ it('given a scenario with a typo, then it names the field and exits 2 before sta
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/candidate\[0\]\.errorRat: unknown field/);
   expect(r.stderr).toMatch(/approvals\.decision/);
+});
+
+describe('simulate --report', () => {
+  const out = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sim-report-'));
+
+  it('given one run that rolls back, then the page of that run draws every check and the rollback, and stdout is unchanged', async () => {
+    const file = path.join(out(), 'spike.html');
+    const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/error-spike.json', '--report', file]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 10, stderr: `report written to ${file}\n` });
+    expect(r.stdout).toMatch(/^outcome: rolled-back \(gate-breach/m);
+    const html = fs.readFileSync(file, 'utf8');
+    expect(html).toContain('<span class="badge rolled-back">rolled-back</span>');
+    expect(html).toContain('id="rollback"');
+    // 48 hourly shadow checks, then the 5% bake's 5-minute checks until the breach after hour 60.
+    const checks = Number(/(\d+) in 1 workflow run/.exec(html)?.[1]);
+    expect(checks).toBeGreaterThan(1 + 48 + 12 * 12);
+    expect(html).toMatch(/Error rate of the candidate<\/h3><p>\d+ checks: \d+ pass, 1 fail/);
+  });
+
+  it('given --runs, then the page draws the distribution of outcomes and of detection delays', async () => {
+    const file = path.join(out(), 'oc.html');
+    const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/error-spike.json', '--runs', '100', '--report', file]);
+    expect(r.code).toBe(0);
+    const html = fs.readFileSync(file, 'utf8');
+    expect(html).toContain('Detection delay after the candidate first differs from the champion');
+    expect(html.match(/<svg /g)).toHaveLength(4);
+  });
+
+  it('given a report path in a directory that does not exist, then it is named and nothing runs, exit 2', async () => {
+    const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/healthy.json', '--runs', '10', '--report', '/nonexistent/dir/r.html']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('rollout: --report: no such directory: /nonexistent/dir\n');
+    expect(r.stdout).toBe('');
+  });
 });

@@ -246,10 +246,14 @@ describe('the report page', () => {
     expect(html).toContain('90 (90.0%)');
   });
 
-  it('bins at a round width, every value counted once', () => {
+  it('bins at a round width over the values\' range, every value counted once', () => {
     const b = bins([0, 1, 2.5, 9.9, 10]);
     expect(b[0]?.from).toBe(0);
     expect((b[1]?.from ?? 0) - (b[0]?.from ?? 0)).toBe(0.5);
     expect(b.reduce((n, x) => n + x.count, 0)).toBe(5);
+    const late = bins([60.1, 60.2, 60.4, 61.3]);
+    expect(late[0]?.from).toBe(60.1);
+    expect(late.at(-1)?.to).toBeGreaterThan(61.3);
+    expect(late.reduce((n, x) => n + x.count, 0)).toBe(4);
   });
 });
