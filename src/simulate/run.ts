@@ -12,7 +12,8 @@ import { parseManifest } from '../domain/manifest';
 import type { ReleaseResult } from '../domain/release';
 import { quietSdkRuntime, releaseRecordSinks, type ReleaseEvent } from '../report/record';
 import { workflowSource } from '../workers/bundle';
-import { actionSignals, releaseWorkflow } from '../workflows/release';
+import { releaseWorkflow } from '../workflows/release';
+import { scenarioApprover } from '../workflows/scenario-approver';
 import { ScenarioPorts, type Scenario } from './scenario';
 
 const INDEXED: Record<string, temporal.api.enums.v1.IndexedValueType> = {
@@ -86,12 +87,18 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
         args: [{ manifest: rawManifest, requestedBy: 'simulator' }],
       });
       const { decision, after, by } = scenario.approvals;
+      let asked = 0;
       ports.onApprovalRequested = () => {
         if (decision === 'never') return;
-        void (async () => {
-          await env.sleep(after);
-          await handle.signal(actionSignals[decision], { by, reason: `scenario: ${decision} after ${after / 60_000} min` }).catch(() => undefined);
-        })();
+        asked += 1;
+        // The answer's delay runs on the server's clock, in a workflow (src/workflows/scenario-approver.ts).
+        void env.client.workflow
+          .start(scenarioApprover, {
+            taskQueue,
+            workflowId: `${handle.workflowId}/approver/${asked}`,
+            args: [{ workflowId: handle.workflowId, decision, payload: { by, reason: `scenario: ${decision} after ${after / 60_000} min` }, afterMs: after }],
+          })
+          .catch(() => undefined);
       };
       return handle.result();
     });

@@ -68,6 +68,20 @@ it('given --runs, then it reports the operating characteristics of the policy wi
   expect(bad.stderr).toMatch(/--runs: expected a whole number/);
 });
 
+it('given the high-stakes policy and an approver who answers an hour after each ask, then every approval lands an hour later and it is promoted, exit 0', async () => {
+  const scenario = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-')), 'approved.json');
+  fs.writeFileSync(scenario, JSON.stringify({ ...JSON.parse(fs.readFileSync('examples/scenarios/healthy.json', 'utf8')), approvals: { decision: 'approve', after: '1h', by: 'ml-oncall' } }));
+  const r = await cli(['simulate', '-f', 'examples/high-stakes.yaml', '--metrics', scenario, '--json']);
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  const decisions = (JSON.parse(r.stdout) as { decisions: { type: string; by?: string; sinceStartMs: number }[] }).decisions;
+  const asked = decisions.filter((d) => d.type === 'approval-requested').map((d) => d.sinceStartMs);
+  const approved = decisions.filter((d) => d.type === 'action' && d.by === 'ml-oncall').map((d) => d.sinceStartMs);
+  // Four traffic increases and the final step to 100%, each answered on the server's clock.
+  expect(asked).toHaveLength(5);
+  expect(approved.map((t, i) => Math.round((t - (asked[i] as number)) / 60_000))).toEqual([60, 60, 60, 60, 60]);
+  expect(decisions.at(-1)).toMatchObject({ type: 'completed' });
+});
+
 it('given too little traffic and nobody answering, then the policy never passes on no data: it holds, then rolls back, exit 10', async () => {
   const r = await cli(['simulate', '-f', 'examples/standard.yaml', '--metrics', 'examples/scenarios/low-traffic.json']);
   expect(r.code).toBe(10);
@@ -101,6 +115,9 @@ describe('simulate --report', () => {
     const checks = Number(/(\d+) in 1 workflow run/.exec(html)?.[1]);
     expect(checks).toBeGreaterThan(1 + 48 + 12 * 12);
     expect(html).toMatch(/Error rate of the candidate<\/h3><p>\d+ checks: \d+ pass, 1 fail/);
+    // The impact: the candidate's requests over every step it served, not at the share it has after the rollback.
+    const served = Number(/Impact: requests the candidate served<\/th><td>(\d+)</.exec(html)?.[1]);
+    expect(served).toBeGreaterThan(0.05 * 1_000 * 60 * 12 * 0.9);
   });
 
   it('given --runs, then the page draws the distribution of outcomes and of detection delays', async () => {
