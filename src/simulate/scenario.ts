@@ -180,6 +180,8 @@ const SHADOW_CHUNK_MS = 5 * 60_000;
 
 export class ScenarioPorts implements Ports {
   private readonly routes = new Map<string, RouteSpec>();
+  /** Every route each model had, from when (release time): a window that spans a change counts each share for its part. */
+  private readonly routeHistory = new Map<string, { at: number; route: RouteSpec }[]>();
   private readonly series: { champion: { at: number; b: Behaviour }[]; candidate: { at: number; b: Behaviour }[] };
   private readonly shadowSeries: { at: number; b: { divergenceRate: number; psi: number } }[];
   /** Release start in the server's (skipped) time: set by the first activity. */
@@ -211,8 +213,21 @@ export class ScenarioPorts implements Ports {
     return t - (this.t0 ?? t);
   }
 
-  private share(model: string, version: string): number {
-    return (this.routes.get(model)?.variants.find((v) => v.version === version)?.weight ?? 0) / 100;
+  /** The variant's share of the model's traffic over [from, to) (release time), weighted by how long each route held. */
+  private share(model: string, version: string, from: number, to: number): number {
+    const weight = (r: RouteSpec) => (r.variants.find((v) => v.version === version)?.weight ?? 0) / 100;
+    const history = this.routeHistory.get(model) ?? [];
+    const current = this.routes.get(model);
+    if (to <= from) return current ? weight(current) : 0;
+    // Before the release's first route, the champion served everything.
+    const first = history[0]?.at ?? Infinity;
+    let sum = Math.max(0, Math.min(to, first) - from) * (version === this.champion ? 1 : 0);
+    history.forEach((h, i) => {
+      const end = history[i + 1]?.at ?? Infinity;
+      const overlap = Math.min(to, end) - Math.max(from, h.at);
+      if (overlap > 0) sum += overlap * weight(h.route);
+    });
+    return sum / (to - from);
   }
 
   readonly router = {
@@ -221,6 +236,9 @@ export class ScenarioPorts implements Ports {
       const current = this.routes.get(route.model);
       if (current && current.releaseId === route.releaseId && current.generation >= route.generation) return;
       this.routes.set(route.model, structuredClone(route));
+      const history = this.routeHistory.get(route.model) ?? [];
+      history.push({ at: this.since(this.now()), route: structuredClone(route) });
+      this.routeHistory.set(route.model, history);
     },
     read: async (model: string) => structuredClone(this.routes.get(model) ?? null),
     healthy: async () => true,
@@ -230,12 +248,12 @@ export class ScenarioPorts implements Ports {
     variantStats: async (model: string, version: string, w: TimeWindow): Promise<VariantStats> => {
       this.now();
       const segs = version === this.champion ? this.series.champion : this.series.candidate;
-      // Expected over the window segment by segment, at the share the router gives the variant now; then
-      // drawn with noise keyed by the variant and the window, so call order does not change the draws.
-      // Window edges on a 10 s grid: the time-skipping server fires timers a few ms late, differently on
-      // each run, and one seed must give one run.
-      const perMs = (this.scenario.requestsPerMinute * this.share(model, version)) / 60_000;
+      // Expected over the window segment by segment, at the share the router gave the variant over it (the
+      // rollback's impact window spans every step); then drawn with noise keyed by the variant and the
+      // window, so call order does not change the draws. Window edges on a 10 s grid: the time-skipping
+      // server fires timers a few ms late, differently on each run, and one seed must give one run.
       const [from, to] = [w.from, w.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
+      const perMs = (this.scenario.requestsPerMinute * this.share(model, version, from, to)) / 60_000;
       const b = intervalBehaviour(this.scenario, segs, from, to, perMs);
       return sampleVariant(keyedRng(this.seed, `${version}/${from}/${to}`), b);
     },
