@@ -148,6 +148,13 @@ it('given a release waiting for approval, then CI stops there, a wrong approver 
   expect(wrong.code).toBe(5);
   expect(wrong.stderr).toMatch(/^rollout: approve refused: .*mallory/);
 
+  // The report of a release in flight: replayed up to its last decided task, on stdout.
+  const inFlight = await cli(['history', model, '--format', 'html'], env);
+  expect({ code: inFlight.code, stderr: inFlight.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(inFlight.stdout).toMatch(/^<!doctype html>/);
+  expect(inFlight.stdout).toContain('<span class="badge inflight">in flight: awaiting-approval</span>');
+  expect(inFlight.stdout).toMatch(/In flight: awaiting-approval at step 2 of 3/);
+
   const watching = startCli(['watch', model, '--json'], env);
   await until('watch to print', async () => watching.stdout().includes('awaiting-approval'));
   const approved = await cli(['approve', `release/${model}`, '--as', 'alice', '--reason', 'metrics look fine'], env);
@@ -167,6 +174,8 @@ it('given a release waiting for approval, then CI stops there, a wrong approver 
   expect(md.stdout).toMatch(/\| Requested by \| ci-bot \|/);
   const hist = await cli(['history', model, '--format', 'json'], env);
   expect(json(hist.stdout)).toMatchObject({ outcome: 'promoted', model, candidate: 'v2' });
+  const badFormat = await cli(['history', model, '--format', 'pdf'], env);
+  expect({ code: badFormat.code, stderr: badFormat.stderr }).toEqual({ code: 2, stderr: 'rollout: --format: expected md, json or html, got "pdf"\n' });
 });
 
 it('given a release in its canary, when aborted from the CLI, then traffic is back on the champion and CI sees exit 12', async () => {

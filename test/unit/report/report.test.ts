@@ -6,7 +6,8 @@ import { STANDARD_GATES } from '../../../src/domain/manifest';
 import type { ReleaseStatus, TimelineEntry } from '../../../src/domain/release';
 import { bins, renderOperatingCharacteristicsReport, renderReleaseReport } from '../../../src/report/html';
 import { buildReport, gatePoint, MAX_POINTS, thin, type GatePoint } from '../../../src/report/model';
-import type { ReleaseEvent } from '../../../src/report/record';
+import { temporal } from '@temporalio/proto';
+import { decidedPart, type ReleaseEvent } from '../../../src/report/record';
 import { expectedLatencyHistogram } from '../../../src/simulate/sampling';
 
 const T0 = Date.parse('2026-11-01T00:00:00Z');
@@ -255,5 +256,20 @@ describe('the report page', () => {
     expect(late[0]?.from).toBe(60.1);
     expect(late.at(-1)?.to).toBeGreaterThan(61.3);
     expect(late.reduce((n, x) => n + x.count, 0)).toBe(4);
+  });
+});
+
+describe('the histories replayed', () => {
+  const T = temporal.api.enums.v1.EventType;
+  const events = (...types: temporal.api.enums.v1.EventType[]) => ({ events: types.map((eventType) => ({ eventType })) });
+
+  it('given a run in flight, then it is replayed up to its last completed workflow task, not into the tail nothing has decided on', () => {
+    const h = events(T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, T.EVENT_TYPE_WORKFLOW_TASK_STARTED, T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, T.EVENT_TYPE_TIMER_STARTED, T.EVENT_TYPE_TIMER_FIRED, T.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);
+    expect(decidedPart(h).events?.map((e) => e.eventType)).toEqual(h.events.slice(0, 4).map((e) => e.eventType));
+  });
+
+  it('given a closed run, then all of it is replayed', () => {
+    const h = events(T.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, T.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, T.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    expect(decidedPart(h).events).toHaveLength(3);
   });
 });
