@@ -95,7 +95,8 @@ export function planChart(m: ReportModel): string {
         {
           xAxis: s.from,
           itemStyle: { color: STEP_COLORS[s.kind], borderColor: '#ffffff', borderWidth: 1 },
-          label: { show: text !== '', formatter: text, position: 'inside', fontSize: 11, color: COLORS.text, overflow: 'truncate', width: Math.max(10, px - 4) },
+          // A function, not a template: a step's description comes from the manifest and may hold braces.
+          label: { show: text !== '', formatter: () => text, position: 'inside', fontSize: 11, color: COLORS.text, overflow: 'truncate', width: Math.max(10, px - 4) },
         },
         { xAxis: Math.max(to, s.from + span / 2000) },
       ];
@@ -113,7 +114,7 @@ export function planChart(m: ReportModel): string {
     .map(({ a, n }) => ({
       xAxis: a.at,
       lineStyle: { color: COLORS.text, width: 1.5, type: 'solid' },
-      label: { show: true, formatter: `${n} ${a.action.split(' ')[0]}`, position: 'end', fontSize: 10, color: COLORS.text },
+      label: { show: true, formatter: () => `${n} ${a.action.split(' ')[0]}`, position: 'end', fontSize: 10, color: COLORS.text },
     }));
   return render(
     {
@@ -198,7 +199,8 @@ export function gateChart(m: ReportModel, g: GateSeries): string {
     name: o,
     symbol,
     symbolSize: size,
-    data: pts.filter((p) => p.outcome === o && p.estimate !== null).map((p) => [p.at, clip(p.estimate)]),
+    // A check with nothing to draw (metrics unavailable) is marked on the axis.
+    data: pts.filter((p) => p.outcome === o).map((p) => [p.at, clip(p.estimate) ?? min]),
     itemStyle: { color, borderColor: '#ffffff', borderWidth: o === 'fail' ? 1 : 0 },
     z: o === 'fail' ? 6 : 4,
   });

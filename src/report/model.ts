@@ -6,6 +6,7 @@
 // error rate and slow-request share as the candidate's rate against the champion's plus the tolerance,
 // shadow divergence against its allowed rate (all three fail above the line).
 import type { GateName, GateOutcome, GateResult } from '../domain/gates';
+import { LATENCY_TAIL } from '../domain/judge';
 import type { PlanStep } from '../domain/manifest';
 import type { ReleaseStatus, RollbackRecord, TimelineEntry } from '../domain/release';
 import type { ReleaseEvent } from './record';
@@ -150,7 +151,7 @@ export function gatePoint(r: GateResult, at: number, step: number): GatePoint {
           estimate: pct(e.candidateSlowShare),
           lower: pct(e.candidateSlowShareLower),
           upper: pct(e.candidateSlowShareUpper),
-          tolerance: plus(ref, 1),
+          tolerance: plus(ref, LATENCY_TAIL * 100),
           reference: ref,
           mde: pass ? plus(ref, pct(e.minDetectableExtraSlowShare)) : null,
         };
@@ -172,8 +173,27 @@ export function gatePoint(r: GateResult, at: number, step: number): GatePoint {
     default:
       break;
   }
-  // Gates with no bounds (PSI, releases judged by the fixed-horizon gates): the observed value and its threshold.
-  return { ...base, estimate: r.observed, lower: null, upper: null, tolerance: r.threshold, reference: null, mde: null };
+  const none = { lower: null, upper: null, reference: null, mde: null };
+  // No measurement (metrics unavailable): a check to mark, nothing to draw.
+  if (r.observed === null) return { ...base, ...none, estimate: null, tolerance: null };
+  // Releases judged by the fixed-horizon gates, in the same units as the sequential ones where they have them.
+  switch (r.gate) {
+    case 'business-metric':
+      // `observed` is the relative drop, positive when the candidate is worse.
+      return { ...base, ...none, estimate: -r.observed * 100, tolerance: -r.threshold * 100, reference: 0 };
+    case 'error-rate': {
+      const ref = pct(e.referenceRate);
+      return { ...base, ...none, estimate: pct(e.candidateRate), tolerance: plus(ref, r.threshold), reference: ref };
+    }
+    case 'shadow-divergence':
+      return { ...base, ...none, estimate: r.observed * 100, tolerance: r.threshold * 100 };
+    case 'latency-p99':
+      // A p99 in ms has no place on the slow-share axis: the check is marked, its numbers are in the tables.
+      return { ...base, ...none, estimate: null, tolerance: null };
+    default:
+      // PSI: a distance against its threshold.
+      return { ...base, ...none, estimate: r.observed, tolerance: r.threshold };
+  }
 }
 
 const WORST: Record<GateOutcome, number> = { pass: 0, 'insufficient-data': 1, fail: 2 };
@@ -186,24 +206,24 @@ const WORST: Record<GateOutcome, number> = { pass: 0, 'insufficient-data': 1, fa
 export function thin(points: GatePoint[], t0: number, t1: number, max = MAX_POINTS): GatePoint[] {
   if (points.length <= max) return points;
   const fails = points.filter((p) => p.outcome === 'fail').length;
-  const width = Math.max(1, (t1 - t0) / Math.max(1, max - fails));
+  const buckets = Math.max(1, max - fails);
+  const width = Math.max(1, (t1 - t0) / buckets);
   const out: GatePoint[] = [];
-  // The bucket being filled is the last point out, until a fail or a new bucket closes it.
-  let open = false;
-  let key = -1;
+  // Each bucket's point stays open across the fails in it (they stand alone), so fails never add buckets.
+  let bucket: { key: number; index: number } | null = null;
   for (const p of points) {
-    const k = Math.floor((p.at - t0) / width);
-    const last = out[out.length - 1];
     if (p.outcome === 'fail') {
       out.push(p);
-      open = false;
-    } else if (open && last && k === key) {
-      out[out.length - 1] = { ...p, checks: last.checks + 1, outcome: WORST[last.outcome] > WORST[p.outcome] ? last.outcome : p.outcome, mde: p.mde ?? last.mde };
-    } else {
-      out.push({ ...p });
-      open = true;
-      key = k;
+      continue;
     }
+    const key = Math.min(buckets - 1, Math.floor((p.at - t0) / width));
+    const last = bucket && bucket.key === key ? out[bucket.index] : undefined;
+    if (bucket && last) {
+      // The bucket's point moves to its latest check, after any fail drawn in between.
+      out.splice(bucket.index, 1);
+      out.push({ ...p, checks: last.checks + 1, outcome: WORST[last.outcome] > WORST[p.outcome] ? last.outcome : p.outcome, mde: p.mde ?? last.mde });
+    } else out.push({ ...p });
+    bucket = { key, index: out.length - 1 };
   }
   return out;
 }
@@ -233,9 +253,12 @@ function trafficOf(s: ReleaseStatus, entries: TimelineEntry[], t0: number): Traf
     const weight = (v: string) => d.variants?.find((x) => x.version === v)?.weight ?? 0;
     out.push({ at: ms(e.at), candidate: weight(s.candidate), champion: weight(s.champion), shadow: (d.shadow?.sampleRate ?? 0) * 100 });
   }
-  // The rollback's own route: traffic verified back on the champion.
+  // The rollback's own routes: traffic verified back on the champion (the shadow kept), then the shadow off.
   const back = s.rollback?.trafficRestoredAt;
-  if (back) out.push({ at: ms(back), candidate: 0, champion: 100, shadow: 0 });
+  const before = (at: number) => [...out].reverse().find((p) => p.at <= at) ?? (out[0] as TrafficPoint);
+  if (back) out.push({ at: ms(back), candidate: 0, champion: 100, shadow: before(ms(back)).shadow });
+  const shadowOff = entries.find((e) => e.type === 'compensation' && e.message === 'shadow off');
+  if (shadowOff) out.push({ ...before(ms(shadowOff.at)), at: ms(shadowOff.at), shadow: 0 });
   return out.sort((a, b) => a.at - b.at);
 }
 
@@ -262,6 +285,24 @@ function recordOrTimeline(s: ReleaseStatus, record: ReleaseEvent[] | null): Rele
     if (entry.type === 'measurement' && Array.isArray(entry.data)) return { kind: 'measurement', at: entry.lastAt ?? entry.at, step: entry.step ?? 0, results: entry.data as GateResult[] };
     return { kind: 'entry', entry };
   });
+}
+
+/**
+ * When a gate's breach began: for a rollback a gate caused, the first of the run of failing checks (with
+ * `failureLimit` above 1 there are several) that ends at the rollback; null for any other trigger.
+ */
+function breachOf(rb: RollbackRecord, measurements: { at: string; step: number; results: GateResult[] }[]): number | null {
+  const gates = new Set(rb.evidence.filter((r) => r.outcome === 'fail').map((r) => r.gate));
+  if (!gates.size) return null;
+  const started = ms(rb.startedAt);
+  const failing = (m: { results: GateResult[] }) => m.results.some((r) => r.outcome === 'fail' && gates.has(r.gate));
+  const before = measurements.filter((m) => ms(m.at) <= started);
+  let i = before.length - 1;
+  while (i >= 0 && !failing(before[i] as (typeof before)[number])) i -= 1;
+  if (i < 0) return null;
+  const step = (before[i] as (typeof before)[number]).step;
+  while (i > 0 && (before[i - 1] as (typeof before)[number]).step === step && failing(before[i - 1] as (typeof before)[number])) i -= 1;
+  return ms((before[i] as (typeof before)[number]).at);
 }
 
 export function buildReport(s: ReleaseStatus, record: ReleaseEvent[] | null, o: { now?: number; maxPoints?: number } = {}): ReportModel {
@@ -301,10 +342,7 @@ export function buildReport(s: ReleaseStatus, record: ReleaseEvent[] | null, o: 
 
   let rollback: ReportModel['rollback'] = null;
   if (s.rollback) {
-    const started = ms(s.rollback.startedAt);
-    // The breach: the last failing check at or before the rollback began.
-    const breach = [...measurements].reverse().find((m) => ms(m.at) <= started && m.results.some((r) => r.outcome === 'fail'));
-    rollback = { ...s.rollback, breachAt: breach ? ms(breach.at) : null };
+    rollback = { ...s.rollback, breachAt: breachOf(s.rollback, measurements) };
   }
   return {
     status: s,

@@ -168,9 +168,9 @@ describe('the report model', () => {
     expect(business.mde as number).toBeLessThan(business.tolerance as number);
   });
 
-  it('given a gate with no bounds, then it draws the observed value against its threshold', () => {
-    const p = gatePoint({ gate: 'error-rate', outcome: 'pass', summary: '', observed: 0.2, threshold: 0.5, evidence: { pValue: 0.3 } }, 1, 0);
-    expect(p).toMatchObject({ estimate: 0.2, tolerance: 0.5, lower: null, upper: null, evidence: null });
+  it('given a gate with no bounds (PSI), then it draws the observed value against its threshold', () => {
+    const p = gatePoint({ gate: 'shadow-distribution', outcome: 'pass', summary: '', observed: 0.03, threshold: 0.2, evidence: { psi: 0.03 } }, 1, 0);
+    expect(p).toMatchObject({ estimate: 0.03, tolerance: 0.2, lower: null, upper: null, evidence: null });
   });
 
   it('thins to buckets that keep their worst outcome', () => {
@@ -192,6 +192,45 @@ describe('the report model', () => {
     expect(out.length).toBeLessThanOrEqual(100);
     expect(out.some((p) => p.outcome === 'insufficient-data')).toBe(true);
     expect(out.reduce((n, p) => n + p.checks, 0)).toBe(1_000);
+  });
+
+  it('given fails interleaved with passes, then thinning keeps every fail and still stays within its budget', () => {
+    const pts: GatePoint[] = Array.from({ length: 600 }, (_, i) => ({
+      at: i,
+      step: 0,
+      outcome: i % 3 === 0 ? 'fail' : 'pass',
+      estimate: i,
+      lower: null,
+      upper: null,
+      tolerance: null,
+      reference: null,
+      mde: null,
+      evidence: null,
+      summary: '',
+      checks: 1,
+    }));
+    const out = thin(pts, 0, 600, 240);
+    expect(out.filter((p) => p.outcome === 'fail')).toHaveLength(200);
+    expect(out.length).toBeLessThanOrEqual(240);
+    expect(out.reduce((n, p) => n + p.checks, 0)).toBe(600);
+    expect(out.map((p) => p.at)).toEqual([...out.map((p) => p.at)].sort((a, b) => a - b));
+  });
+
+  it('given the fixed-horizon gates of an older release, then each is drawn in its chart\'s unit, and a metrics outage draws no line', () => {
+    const business = gatePoint({ gate: 'business-metric', outcome: 'fail', summary: '', observed: 0.0667, threshold: 0.02, evidence: {} }, 1, 0);
+    expect(business).toMatchObject({ estimate: -6.67, tolerance: -2 });
+    const errors = gatePoint({ gate: 'error-rate', outcome: 'pass', summary: '', observed: 0.2, threshold: 0.5, evidence: { candidateRate: 0.012, referenceRate: 0.01 } }, 1, 0);
+    expect(errors.estimate).toBeCloseTo(1.2, 9);
+    expect(errors.tolerance).toBeCloseTo(1.5, 9);
+    expect(gatePoint({ gate: 'latency-p99', outcome: 'pass', summary: '', observed: 80, threshold: 250, evidence: {} }, 1, 0)).toMatchObject({ estimate: null, tolerance: null });
+    expect(gatePoint({ gate: 'shadow-divergence', outcome: 'pass', summary: '', observed: 0.02, threshold: 0.05, evidence: {} }, 1, 0)).toMatchObject({ estimate: 2, tolerance: 5 });
+    expect(gatePoint({ gate: 'error-rate', outcome: 'insufficient-data', summary: 'metrics unavailable', observed: null, threshold: 0, evidence: { error: 'down' } }, 1, 0)).toMatchObject({ estimate: null, tolerance: null });
+  });
+
+  it('given a rollback no gate caused, then no breach is drawn, even after an earlier isolated fail', () => {
+    const { status, record } = aRelease({ breachAtLook: 800 });
+    const aborted = { ...status, rollback: { ...(status.rollback as NonNullable<ReleaseStatus['rollback']>), trigger: 'manual-abort' as const, evidence: [] } };
+    expect(buildReport(aborted, record).rollback?.breachAt).toBeNull();
   });
 
   it('given a flood of refused actions, then they are one mark with a count, and the approval is a mark of its own', () => {
