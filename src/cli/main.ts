@@ -166,6 +166,8 @@ interface FoundRelease {
   handle: WorkflowHandle<typeof releaseWorkflow>;
   /** The execution's status when found (RUNNING, COMPLETED, …). */
   execution: string;
+  /** Its latest run. */
+  runId: string;
 }
 
 /** The release behind an ID, described once; a missing one is exit 4. */
@@ -173,7 +175,8 @@ async function findRelease(c: Conn, id: string): Promise<FoundRelease> {
   const workflowId = workflowIdOf(id);
   const handle = c.client.workflow.getHandle<typeof releaseWorkflow>(workflowId);
   try {
-    return { handle, execution: (await handle.describe()).status.name };
+    const d = await handle.describe();
+    return { handle, execution: d.status.name, runId: d.runId };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no release ${workflowId} in namespace ${c.config.temporal.namespace}`, EXIT.notFound);
     throw err;
@@ -363,11 +366,13 @@ async function history(id: string, flags: ConnectionFlags & { format: string; ou
     if (format === 'html') {
       // Loaded late: the replay worker and the charting library are only needed here.
       const { releaseReportHtml } = await import('../report');
-      write(await releaseReportHtml(c.client, found.handle.workflowId, (await found.handle.describe()).runId, s, { version: version() }));
+      const { html, warning } = await releaseReportHtml(c.client, found.handle.workflowId, found.runId, s, { version: version() });
+      if (warning) process.stderr.write(`rollout: ${warning}\n`);
+      write(html);
       return EXIT.ok;
     }
     // The timeline is bounded; past its bounds the complete list of actions comes from the event history.
-    const actions = s.timelineTrimmed ? await actionsFromHistory(c.client, found.handle.workflowId, (await found.handle.describe()).runId) : undefined;
+    const actions = s.timelineTrimmed ? await actionsFromHistory(c.client, found.handle.workflowId, found.runId) : undefined;
     write(format === 'json' ? `${JSON.stringify(actions ? { ...s, actionsFromHistory: actions } : s, null, 2)}\n` : renderHistoryMarkdown(s, actions));
     return EXIT.ok;
   });
@@ -411,7 +416,7 @@ async function simulateCommand(flags: SimulateFlags): Promise<number> {
   if (flags.policy !== undefined) throw new CliError('--policy: only with --runs', EXIT.invalid);
   // Loaded late: the time-skipping server and the worker are only needed here.
   const { simulate, SimulatorUnavailable } = await import('../simulate/run');
-  const run = await simulate(raw, scenario, seed, configOf({}).testServerPath).catch((err: unknown) => {
+  const run = await simulate(raw, scenario, seed, configOf({}).testServerPath, { record: report !== null }).catch((err: unknown) => {
     throw err instanceof SimulatorUnavailable ? new CliError(err.message, EXIT.error) : err;
   });
   const { result, wallMs, simulatedMs } = run;

@@ -10,16 +10,26 @@ import { recordFromHistories } from './record';
 export { renderOperatingCharacteristicsReport, renderReleaseReport } from './html';
 export { buildReport } from './model';
 
-/** The report of a release on the server: its status, and every check replayed from each run's history. */
+/**
+ * The report of a release on the server: its status, and every check replayed from each run's history.
+ * A history this code cannot replay (a release started by a build it does not know) still gets a page,
+ * drawn from the bounded timeline, and `warning` says why.
+ */
 export async function releaseReportHtml(
   client: Client,
   workflowId: string,
   runId: string,
   status: ReleaseStatus,
   o: { version?: string; workflowBundle?: WorkflowBundle } = {},
-): Promise<string> {
+): Promise<{ html: string; warning?: string }> {
   const histories = await runHistories(client, workflowId, runId);
-  const record = await recordFromHistories(workflowId, histories, o.workflowBundle);
   const events = histories.reduce((n, h) => n + (h.events?.length ?? 0), 0);
-  return renderReleaseReport(buildReport(status, record), { version: o.version, source: `${events} events in ${histories.length} run${histories.length > 1 ? 's' : ''} of ${workflowId}` });
+  const source = `${events} events in ${histories.length} run${histories.length > 1 ? 's' : ''} of ${workflowId}`;
+  try {
+    const record = await recordFromHistories(workflowId, histories, o.workflowBundle);
+    return { html: renderReleaseReport(buildReport(status, record), { version: o.version, source }) };
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    return { html: renderReleaseReport(buildReport(status, null), { version: o.version }), warning: `the event history could not be replayed (${why}): the report draws the bounded timeline only` };
+  }
 }

@@ -15,12 +15,12 @@ type History = temporal.api.history.v1.IHistory;
 
 /**
  * The sink every worker registers: a no-op on live workers (the record is read back by replay, where it
- * is complete); `collect` receives each event, during replay too unless told otherwise.
+ * is complete, exactly once per decided task); `collect` receives each event of a replay.
  */
-export function releaseRecordSinks(collect?: (event: ReleaseEvent) => void, o: { replaying: boolean } = { replaying: true }): InjectedSinks<ReleaseRecordSinks> {
-  // A live worker that collects (the simulator) skips replays of what it already collected.
+export function releaseRecordSinks(collect?: (event: ReleaseEvent) => void): InjectedSinks<ReleaseRecordSinks> {
   return collect
-    ? { releaseRecord: { record: { fn: (_info, event) => collect(event), callDuringReplay: o.replaying } } }
+    ? // A copy: the workflow's sandbox passes its own objects, which later activations may change.
+      { releaseRecord: { record: { fn: (_info, event) => collect(structuredClone(event)), callDuringReplay: true } } }
     : { releaseRecord: { record: { fn: () => undefined } } };
 }
 
@@ -68,7 +68,7 @@ async function replayCode(): Promise<Pick<ReplayWorkerOptions, 'workflowBundle'>
 }
 
 /** Replays the runs in order and returns everything the release recorded. */
-export async function recordFromHistories(workflowId: string, histories: History[], workflowBundle?: WorkflowBundle): Promise<ReleaseEvent[]> {
+export async function recordFromHistories(workflowId: string, histories: History[], workflowBundle?: ReplayWorkerOptions['workflowBundle']): Promise<ReleaseEvent[]> {
   quietSdkRuntime();
   const code = workflowBundle ? { workflowBundle } : await replayCode();
   const events: ReleaseEvent[] = [];

@@ -3,14 +3,15 @@
 // decisions, each at its policy time.
 import fs from 'node:fs';
 import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { runHistories } from '../client/actions-history';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../activities';
 import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../constants';
 import { findTemporalServers, SERVERS_SCRIPT } from '../dev/servers';
 import { parseManifest } from '../domain/manifest';
 import type { ReleaseResult } from '../domain/release';
-import { quietSdkRuntime, releaseRecordSinks, type ReleaseEvent } from '../report/record';
+import { quietSdkRuntime, recordFromHistories, releaseRecordSinks, type ReleaseEvent } from '../report/record';
 import { workflowSource } from '../workers/bundle';
 import { releaseWorkflow } from '../workflows/release';
 import { scenarioApprover } from '../workflows/scenario-approver';
@@ -31,8 +32,8 @@ export async function registerSearchAttributes(env: TestWorkflowEnvironment): Pr
 
 export interface SimulationResult {
   result: ReleaseResult;
-  /** Everything the release recorded, unmerged (what its report draws). */
-  record: ReleaseEvent[];
+  /** Everything the release recorded, unmerged (what its report draws), when asked for. */
+  record: ReleaseEvent[] | null;
   wallMs: number;
   simulatedMs: number;
 }
@@ -55,7 +56,7 @@ function timeSkippingServer(testServerPath: string | undefined): EphemeralServer
   return { type: 'cached-download' };
 }
 
-export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1, testServerPath?: string): Promise<SimulationResult> {
+export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 1, testServerPath?: string, o: { record?: boolean } = {}): Promise<SimulationResult> {
   const m = parseManifest(rawManifest);
   // The simulation prints decisions; the SDK and its core speak only on errors.
   quietSdkRuntime();
@@ -71,13 +72,15 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
     const champion = m.champion ?? 'champion';
     const ports = new ScenarioPorts(scenario, champion, seed);
     const taskQueue = 'rollout-simulate';
-    const record: ReleaseEvent[] = [];
+    // Bundled once: the worker runs it, and the report's replay reads the record back with it.
+    const source = workflowSource();
+    const workflowBundle = source.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: source.workflowsPath as string, logger: new DefaultLogger('ERROR') }));
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
-      ...workflowSource(),
+      workflowBundle,
       activities: createActivities(ports),
-      sinks: releaseRecordSinks((e) => record.push(e), { replaying: false }),
+      sinks: releaseRecordSinks(),
     });
     const t0 = Date.now();
     const result = await worker.runUntil(async () => {
@@ -103,6 +106,13 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
       return handle.result();
     });
     const wallMs = Date.now() - t0;
+    // The record by replay, as `rollout history --format html` reads it: each decided task exactly once.
+    let record: ReleaseEvent[] | null = null;
+    if (o.record) {
+      const workflowId = releaseWorkflowId(m.model);
+      const { runId } = await env.client.workflow.getHandle(workflowId).describe();
+      record = await recordFromHistories(workflowId, await runHistories(env.client, workflowId, runId), workflowBundle);
+    }
     const end = result.status.timeline.at(-1)?.at ?? result.status.updatedAt;
     return { result, record, wallMs, simulatedMs: Date.parse(end) - Date.parse(result.status.startedAt) };
   } finally {
