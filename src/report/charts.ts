@@ -159,11 +159,11 @@ function byStep(points: GatePoint[], value: (p: GatePoint) => number | null): [n
   return out;
 }
 
-/** A round step for about five gridlines over `span`. */
-function niceStep(span: number): number {
-  const raw = Math.max(span / 5, 1e-9);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  return ([1, 2, 2.5, 5, 10].map((k) => k * p).find((w) => w >= raw) ?? raw) as number;
+/** The smallest round number (one of `multiples` times a power of ten) at least `raw`. */
+export function roundUp(raw: number, multiples = [1, 2, 2.5, 5, 10]): number {
+  const x = Math.max(raw, 1e-9);
+  const p = 10 ** Math.floor(Math.log10(x));
+  return multiples.map((k) => k * p).find((w) => w >= x) ?? x;
 }
 
 /** The y range that shows the estimate, its bounds and the tolerance line, without a bound's far tail. */
@@ -179,7 +179,8 @@ function yRange(g: GateSeries): { min: number; max: number } {
   hi = Math.min(Math.max(hi, ...bounds), hi + pad);
   if (g.unit === '%' && g.failsWhen === 'above') lo = Math.max(0, lo);
   if (hi <= lo) hi = lo + 1;
-  const step = niceStep(hi - lo);
+  // About five gridlines.
+  const step = roundUp((hi - lo) / 5);
   const round = (v: number) => Number(v.toPrecision(12));
   return { min: round(Math.floor(lo / step) * step), max: round(Math.ceil(hi / step) * step) };
 }

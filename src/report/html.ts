@@ -4,7 +4,7 @@
 import { formatDuration } from '../domain/duration';
 import type { GateResult } from '../domain/gates';
 import type { OperatingCharacteristics, RunResult } from '../simulate/montecarlo';
-import { barChart, COLORS, evidenceChart, EVIDENCE_PALETTE, gateChart, histogramChart, planChart, trafficChart } from './charts';
+import { barChart, COLORS, evidenceChart, EVIDENCE_PALETTE, gateChart, histogramChart, planChart, roundUp, trafficChart } from './charts';
 import type { GateSeries, ReportModel } from './model';
 
 export function escapeHtml(text: unknown): string {
@@ -240,9 +240,7 @@ export function bins(values: number[]): { from: number; to: number; count: numbe
   if (!values.length) return [];
   const min = Math.min(...values);
   const max = Math.max(...values);
-  const raw = Math.max((max - min) / 20, Math.abs(max) * 1e-3, 1e-9);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const width = ([1, 2, 5, 10].map((k) => k * p).find((w) => w >= raw) ?? raw) as number;
+  const width = roundUp(Math.max((max - min) / 20, Math.abs(max) * 1e-3), [1, 2, 5, 10]);
   // Rounded first, so 61.3 / 0.1 lands in bin 613, not 612.
   const bin = (v: number) => Math.floor(Number((v / width).toPrecision(12)));
   const start = bin(min);
