@@ -128,6 +128,10 @@ function build(o: { breachAtLook?: number; refusals?: number }): { status: Relea
   return { status, record };
 }
 
+/** n checks one millisecond apart, each with the outcome given for its index. */
+const checksAt = (n: number, outcome: (i: number) => GatePoint['outcome']): GatePoint[] =>
+  Array.from({ length: n }, (_, i) => ({ at: i, step: 0, outcome: outcome(i), estimate: i, lower: null, upper: null, tolerance: null, reference: null, mde: null, evidence: null, summary: '', checks: 1 }));
+
 describe('the report model', () => {
   it('given a 72-hour watch with 864 checks, then each gate keeps at most its point budget and counts every check', () => {
     const { status, record } = aRelease();
@@ -174,20 +178,7 @@ describe('the report model', () => {
   });
 
   it('thins to buckets that keep their worst outcome', () => {
-    const pts: GatePoint[] = Array.from({ length: 1_000 }, (_, i) => ({
-      at: i,
-      step: 0,
-      outcome: i === 500 ? 'insufficient-data' : 'pass',
-      estimate: i,
-      lower: null,
-      upper: null,
-      tolerance: null,
-      reference: null,
-      mde: null,
-      evidence: null,
-      summary: '',
-      checks: 1,
-    }));
+    const pts = checksAt(1_000, (i) => (i === 500 ? 'insufficient-data' : 'pass'));
     const out = thin(pts, 0, 1_000, 100);
     expect(out.length).toBeLessThanOrEqual(100);
     expect(out.some((p) => p.outcome === 'insufficient-data')).toBe(true);
@@ -195,20 +186,7 @@ describe('the report model', () => {
   });
 
   it('given fails interleaved with passes, then thinning keeps every fail and still stays within its budget', () => {
-    const pts: GatePoint[] = Array.from({ length: 600 }, (_, i) => ({
-      at: i,
-      step: 0,
-      outcome: i % 3 === 0 ? 'fail' : 'pass',
-      estimate: i,
-      lower: null,
-      upper: null,
-      tolerance: null,
-      reference: null,
-      mde: null,
-      evidence: null,
-      summary: '',
-      checks: 1,
-    }));
+    const pts = checksAt(600, (i) => (i % 3 === 0 ? 'fail' : 'pass'));
     const out = thin(pts, 0, 600, 240);
     expect(out.filter((p) => p.outcome === 'fail')).toHaveLength(200);
     expect(out.length).toBeLessThanOrEqual(240);
