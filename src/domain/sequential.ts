@@ -220,8 +220,8 @@ export function rateInterval(n: number, x: number, alpha: number): { lower: numb
   const tooLow = (q: number) => cumulativeLogE(n, x, q, up) >= bound;
   const tooHigh = (q: number) => cumulativeLogE(n, x, q, down) >= bound;
   const est = x / n;
-  const lower = tooLow(EPS) ? bisect(EPS, est, true, tooLow) : 0;
-  const upper = tooHigh(1 - EPS) ? bisect(est, 1 - EPS, false, tooHigh) : 1;
+  const lower = tooLow(EPS) ? bisect(EPS, est, true, tooLow, 22) : 0;
+  const upper = tooHigh(1 - EPS) ? bisect(est, 1 - EPS, false, tooHigh, 22) : 1;
   return { lower, upper };
 }
 
