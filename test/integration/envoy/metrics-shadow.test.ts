@@ -84,7 +84,9 @@ it('given a 50/50 canary on Envoy, then Prometheus reads each version’s reques
   expect(s1.errors).toBe(0);
   expect(s2.errors / s2.requests).toBeGreaterThan(0.15);
   expect(s2.errors / s2.requests).toBeLessThan(0.35);
-  // Envoy's buckets are milliseconds (…, 25, 50, 100, …): the candidate's 60 ms land in the 100 ms bucket.
+  // Envoy's buckets are milliseconds (…, 25, 50, 100, …): the candidate's 60 ms land in the 100 ms bucket,
+  // the champion's answers in a lower one. Not the 25 ms bucket exactly: on a shared 2-core machine, four
+  // of its 200 answers taking over 25 ms is enough to move its p99 to 50 (seen once in CI).
   expect(s2.latencyP99Ms).toBe(100);
-  expect(s1.latencyP99Ms as number).toBeLessThanOrEqual(25);
+  expect(s1.latencyP99Ms as number).toBeLessThanOrEqual(50);
 }, 90_000);
