@@ -59,18 +59,18 @@ export function decidedPart(history: History): History {
 }
 
 let bundled: Promise<WorkflowBundle> | undefined;
-/** The shipped bundle, or the sources bundled once per process (not once per run replayed). */
-async function replayCode(): Promise<Pick<ReplayWorkerOptions, 'workflowBundle'>> {
+/** The shipped bundle, or the sources bundled once per process (not once per run replayed, nor again for a worker). */
+export async function workflowCode(): Promise<NonNullable<ReplayWorkerOptions['workflowBundle']>> {
   const source = workflowSource();
-  if (source.workflowBundle) return { workflowBundle: source.workflowBundle };
+  if (source.workflowBundle) return source.workflowBundle;
   bundled ??= bundleWorkflowCode({ workflowsPath: source.workflowsPath as string, logger: new DefaultLogger('ERROR') });
-  return { workflowBundle: await bundled };
+  return bundled;
 }
 
 /** Replays the runs in order and returns everything the release recorded. */
 export async function recordFromHistories(workflowId: string, histories: History[], workflowBundle?: ReplayWorkerOptions['workflowBundle']): Promise<ReleaseEvent[]> {
   quietSdkRuntime();
-  const code = workflowBundle ? { workflowBundle } : await replayCode();
+  const code = { workflowBundle: workflowBundle ?? (await workflowCode()) };
   const events: ReleaseEvent[] = [];
   const sinks = releaseRecordSinks((e) => events.push(e));
   for (const history of histories) {

@@ -3,7 +3,7 @@
 // decisions, each at its policy time.
 import fs from 'node:fs';
 import { TestWorkflowEnvironment, type EphemeralServerExecutable } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { runHistories } from '../client/actions-history';
 import { temporal } from '@temporalio/proto';
 import { createActivities } from '../activities';
@@ -11,8 +11,7 @@ import { ALL_SEARCH_ATTRIBUTES, releaseWorkflowId } from '../constants';
 import { findTemporalServers, SERVERS_SCRIPT } from '../dev/servers';
 import { parseManifest } from '../domain/manifest';
 import type { ReleaseResult } from '../domain/release';
-import { quietSdkRuntime, recordFromHistories, releaseRecordSinks, type ReleaseEvent } from '../report/record';
-import { workflowSource } from '../workers/bundle';
+import { quietSdkRuntime, recordFromHistories, releaseRecordSinks, workflowCode, type ReleaseEvent } from '../report/record';
 import { releaseWorkflow } from '../workflows/release';
 import { scenarioApprover } from '../workflows/scenario-approver';
 import { ScenarioPorts, type Scenario } from './scenario';
@@ -73,8 +72,7 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
     const ports = new ScenarioPorts(scenario, champion, seed);
     const taskQueue = 'rollout-simulate';
     // Bundled once: the worker runs it, and the report's replay reads the record back with it.
-    const source = workflowSource();
-    const workflowBundle = source.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: source.workflowsPath as string, logger: new DefaultLogger('ERROR') }));
+    const workflowBundle = await workflowCode();
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
