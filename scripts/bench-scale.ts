@@ -8,9 +8,10 @@
 //     previous measurement's time plus the interval), p50 and p99;
 //   - the worker's RSS (peak over the window), the server's CPU (Temporal, plus PostgreSQL on the stack);
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200]
-// --cache/--wft/--la set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS and
-// TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES on the worker; omitted, the SDK's defaults apply.
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000]
+// --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
+// TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
+// the worker's defaults apply (the SDK's, and 5000 activities).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     cache: { type: 'string' },
     wft: { type: 'string' },
     la: { type: 'string' },
+    acts: { type: 'string' },
   },
 });
 
@@ -190,6 +192,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       ...(values.cache ? { TEMPORAL_MAX_CACHED_WORKFLOWS: values.cache } : {}),
       ...(values.wft ? { TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: values.wft } : {}),
       ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
+      ...(values.acts ? { TEMPORAL_MAX_CONCURRENT_ACTIVITIES: values.acts } : {}),
     };
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
     const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
@@ -302,7 +305,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, one worker (${tuning}), ${os.cpus().length} cores\n`);
   const rows: Row[] = [];
   for (const kind of kinds) {

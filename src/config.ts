@@ -97,6 +97,12 @@ export const WorkerEnvSchema = z.object({
   TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).optional(),
   /** Local activities (gate measurements) run at once. Default: the SDK's (100). */
   TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: z.coerce.number().int().min(1).optional(),
+  /**
+   * Activities run at once. A release whose gates are looked at more often than once a minute holds one
+   * slot for as long as its step (takeChecks, which mostly sleeps), so this bounds how many such releases
+   * one worker serves. Default 5000 (the SDK's is 100).
+   */
+  TEMPORAL_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(5_000),
 });
 
 export type WorkerConfig = Readonly<{
@@ -114,7 +120,12 @@ export type WorkerConfig = Readonly<{
   workflowBundle?: string;
   metricsBind?: string;
   /** Worker options tuned for many releases on one worker (see the README's bench:scale). */
-  tuning: Readonly<{ maxCachedWorkflows?: number; maxConcurrentWorkflowTaskExecutions?: number; maxConcurrentLocalActivityExecutions?: number }>;
+  tuning: Readonly<{
+    maxCachedWorkflows?: number;
+    maxConcurrentWorkflowTaskExecutions?: number;
+    maxConcurrentLocalActivityExecutions?: number;
+    maxConcurrentActivityTaskExecutions?: number;
+  }>;
 }>;
 
 export class ConfigError extends Error {
@@ -176,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
           maxCachedWorkflows: e.TEMPORAL_MAX_CACHED_WORKFLOWS,
           maxConcurrentWorkflowTaskExecutions: e.TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
           maxConcurrentLocalActivityExecutions: e.TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+          maxConcurrentActivityTaskExecutions: e.TEMPORAL_MAX_CONCURRENT_ACTIVITIES,
         }).filter(([, v]) => v !== undefined),
       ),
     ),

@@ -4,6 +4,8 @@ import { Context } from '@temporalio/activity';
 import { EvaluationReport, ShadowReport, SmokeReport, VariantStats } from '../domain/gates';
 import type { EvaluationMetric } from '../domain/manifest';
 import type { ErrorType } from '../domain/release';
+import type { LooksReply, LooksRequest } from '../domain/looks';
+import { takeLooks } from './looks';
 import type { Notification, Ports, ReleaseOutcomeRecord, RouteSpec, TimeWindow } from './ports';
 
 export type { RouteSpec } from './ports';
@@ -75,6 +77,14 @@ export function createActivities(ports: Ports) {
 
     async analyzeShadow(q: { model: string; champion: string; candidate: string } & TimeWindow): Promise<ShadowReport> {
       return ShadowReport.parse(await ports.shadow.analyze(q));
+    },
+
+    /**
+     * Long: a step's looks, taken here every interval until the step is decided or it is time to wake
+     * the workflow (src/activities/looks.ts). Cancelled when a message needs the workflow.
+     */
+    async takeChecks(req: LooksRequest): Promise<LooksReply> {
+      return takeLooks(ports, req, Context.current());
     },
 
     /** Long: heartbeats while the evaluator runs, and stops as soon as the release cancels it (abort). */

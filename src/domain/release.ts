@@ -146,6 +146,7 @@ export const TimelineType = z.enum([
   'registry-failed',
   'rollback-completed',
   'notification-failed',
+  'looks-failed',
   'continued-as-new',
   'completed',
 ]);

@@ -19,7 +19,7 @@ export const TIMELINE_LIMITS = {
 } as const;
 
 /** Entries that can go when the timeline is full, oldest first: everything but decisions and actions. */
-const REMOVABLE = new Set<TimelineEntry['type']>(['measurement', 'action-ignored', 'compensation-retry', 'router-retry', 'notification-failed', 'continued-as-new', 'step-started', 'step-completed', 'approval-reminder']);
+const REMOVABLE = new Set<TimelineEntry['type']>(['measurement', 'action-ignored', 'compensation-retry', 'router-retry', 'notification-failed', 'looks-failed', 'continued-as-new', 'step-started', 'step-completed', 'approval-reminder']);
 /** Never removed: how the release began, and how it ended. */
 const KEPT = new Set<TimelineEntry['type']>(['started', 'rollback-started', 'rollback-completed', 'completed']);
 

@@ -32,6 +32,24 @@ export const measureActs = proxyLocalActivities<Activities>({
   localRetryThreshold: '10 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 5 },
 });
+/**
+ * Looks due more often than this are taken by the takeChecks activity, which comes back every
+ * WAKE_AFTER_MS (or at once on a breach or at the step's end): at every-10-s looks, a third of the
+ * workflow tasks. Slower looks (a standard plan's every 5 minutes) gain nothing from it and stay in the
+ * workflow, as do the tests and the simulator that skip time (an activity's sleep cannot be skipped).
+ */
+export const BATCHED_BELOW_MS = 60_000;
+export const WAKE_AFTER_MS = 30_000;
+/** takeChecks: a worker that dies is noticed within a heartbeat timeout, and its looks go on elsewhere. */
+export function lookActs(intervalMs: number) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: WAKE_AFTER_MS + intervalMs + 120_000,
+    heartbeatTimeout: Math.max(20_000, 3 * intervalMs),
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 5 },
+  });
+}
+/** Releases started before fast looks were taken by takeChecks keep taking them in the workflow. */
+export const BATCHED_LOOKS = 'batched-looks';
 /** Releases started before measurements became local activities replay with the activities they ran. */
 export const LOCAL_MEASUREMENTS = 'local-measurements';
 /** Releases started before the anytime-valid gates replay with the fixed-horizon gates they ran. */

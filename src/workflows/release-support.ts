@@ -1,6 +1,6 @@
 // Waiting, failures, times and the Web UI's details: the small pieces the release's steps share.
 import { CancellationScope, condition, sleep } from '@temporalio/workflow';
-import type { GateName, GateResult } from '../domain/gates';
+import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus } from '../domain/release';
 
 /**
@@ -54,29 +54,7 @@ export function failedSummary(results: GateResult[]): string {
   return failed(results).map((r) => `${r.gate} breached: ${r.summary}`).join('; ') || 'gates did not pass';
 }
 
-export const CANARY_GATES: GateName[] = ['business-metric', 'error-rate', 'latency-p99'];
-export const SHADOW_GATES: GateName[] = ['shadow-divergence', 'shadow-distribution'];
-
-/**
- * A measurement that could not be taken is missing data, never a pass: every gate of the step says so,
- * so no earlier pass stays on show as if it were current.
- */
-export function unavailable(err: Error, gates: GateName[]): GateResult[] {
-  return gates.map((gate) => ({
-    gate,
-    outcome: 'insufficient-data',
-    summary: `metrics unavailable: ${causeOf(err)}`,
-    observed: null,
-    threshold: 0,
-    evidence: { error: causeOf(err) },
-  }));
-}
-
-export function causeOf(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
+export { CANARY_GATES, SHADOW_GATES, causeOf, unavailable } from '../domain/looks';
 
 /** An ISO time; clamped to the range Date can print, so no clock value or duration can make it throw. */
 export function iso(ms: number): string {

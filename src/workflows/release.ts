@@ -25,16 +25,8 @@ import type { RouteSpec } from '../activities';
 import { releaseSearchAttributes } from '../constants';
 import { analysisExit, recordLook } from '../domain/analysis';
 import { canaryGates, evaluationGates, watchGates, shadowGates, smokeGate, verdict, type GateResult, type VariantStats } from '../domain/gates';
-import {
-  allocateBudget,
-  judgeCanary,
-  judgeShadow,
-  newCanaryJudgeState,
-  newShadowJudgeState,
-  REFERENCE_WARMUP_MS,
-  seedReference,
-  type TestBudget,
-} from '../domain/judge';
+import { allocateBudget, type TestBudget } from '../domain/judge';
+import { canaryLook, nextLookAt, shadowLook, type LookSubject, type LooksReply } from '../domain/looks';
 import { DEFAULT_WATCH_HOLDBACK, ManifestError, parseAcceptedManifest, parseManifest, type PlanStep, type ReleaseManifest, type StepOf, type TrafficMode } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { describeIssues, fieldIssues } from '../domain/issues';
@@ -59,12 +51,16 @@ import {
 import {
   CARRIED_STATE_LIMIT_BYTES,
   DEFAULT_HISTORY_EVENT_LIMIT,
+  BATCHED_BELOW_MS,
+  BATCHED_LOOKS,
   LOCAL_MEASUREMENTS,
   ROUTE_REFUSALS,
+  WAKE_AFTER_MS,
   SEQUENTIAL_GATES,
   STRICT_SCHEMAS,
   acts,
   evalActs,
+  lookActs,
   measureActs,
   notifyActs,
   routeActs,
@@ -76,6 +72,24 @@ import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, failed, failedSummary,
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
 export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
+
+/** A timed analysis step (shadow, bake, watch), as timedAnalysis runs it. */
+interface AnalysisSpec {
+  label: string;
+  /** Which look takeChecks takes for this step, and what the shadow's `enough` needs. */
+  kind: 'canary' | 'shadow';
+  minRequests: number;
+  minMs: number;
+  maxMs: number;
+  intervalMs: number;
+  promotable: boolean;
+  failTrigger: RollbackTrigger;
+  /** Sliding window of each measurement; null: everything since the step started. */
+  window: number | null;
+  measure: (window: { from: number; to: number }) => Promise<GateResult[]>;
+  /** Further condition to finish, beyond a passing measurement (the shadow's request count). */
+  enough: () => boolean;
+}
 
 export async function releaseWorkflow(input: ReleaseWorkflowInput): Promise<ReleaseResult> {
   const checked = ReleaseWorkflowInputSchema.safeParse(input);
@@ -109,6 +123,8 @@ class Release {
   private readonly s: CarriedState;
   private readonly fresh: boolean;
   private published = '';
+  /** The shadow's mirrored requests at its last look. */
+  private shadowRequests = 0;
 
   constructor(
     private readonly m: ReleaseManifest,
@@ -378,9 +394,11 @@ class Release {
     this.pushOnce({ kind: 'disableShadow' });
     const current = this.s.route ?? this.servedRoute(0, 'weighted', null);
     await this.route({ ...current, shadow: { version: this.m.candidate, sampleRate: step.sampleRate } }, `shadow ${step.sampleRate * 100}% → ${this.m.candidate}`);
-    let lastRequests = 0;
+    this.shadowRequests = 0;
     await this.timedAnalysis({
       label: 'shadow',
+      kind: 'shadow',
+      minRequests: step.minRequests,
       minMs: step.minDuration,
       maxMs: step.maxDuration,
       intervalMs: step.interval,
@@ -392,14 +410,11 @@ class Release {
         const report = patched(LOCAL_MEASUREMENTS)
           ? await measureActs.analyzeShadow(q)
           : await acts.analyzeShadow.executeWithOptions({ summary: 'measure shadow divergence' }, [q]);
-        lastRequests = report.requests;
+        this.shadowRequests = report.requests;
         if (!this.sequential) return shadowGates(report, this.m.gates);
-        const p = this.s.step as StepProgress;
-        const judged = judgeShadow(p.shadow ?? newShadowJudgeState(), report, this.m.gates, this.stepBudget());
-        p.shadow = judged.state;
-        return judged.results;
+        return shadowLook(this.s.step as StepProgress, report, this.lookSubject());
       },
-      enough: () => lastRequests >= step.minRequests,
+      enough: () => this.shadowRequests >= step.minRequests,
     });
     await this.route({ ...(this.s.route as RouteSpec), shadow: null }, 'shadow off');
     this.s.compensations = this.s.compensations.filter((c) => c.kind !== 'disableShadow');
@@ -431,6 +446,8 @@ class Release {
   private async bake(step: StepOf<'bake'>): Promise<void> {
     await this.timedAnalysis({
       label: `bake at ${this.candidatePercent()}%`,
+      kind: 'canary',
+      minRequests: 0,
       minMs: step.duration,
       maxMs: step.duration + step.extension,
       intervalMs: step.interval,
@@ -450,23 +467,13 @@ class Release {
     });
   }
 
-  /**
-   * Sequential gates: the candidate and the champion over the same interval, since the last interval
-   * judged (an interval whose measurement failed is judged with the next one), fed to the step's tests.
-   */
-  private async judgeInterval(to: number): Promise<GateResult[]> {
-    const p = this.s.step as StepProgress;
-    const window = { from: p.judgedTo ?? p.startedAt, to };
-    if (!p.canary) {
-      // The champion's hour before the step bounds its rate and p99 from the first look on.
-      const before = await this.measure(this.s.champion, { from: p.startedAt - REFERENCE_WARMUP_MS, to: p.startedAt }).catch(() => null);
-      p.canary = before ? seedReference(newCanaryJudgeState(), before) : newCanaryJudgeState();
-    }
-    const [cand, champ] = await Promise.all([this.measure(this.m.candidate, window), this.measure(this.s.champion, window)]);
-    const { state, results } = judgeCanary(p.canary, cand, champ, this.m.gates, this.stepBudget());
-    p.canary = state;
-    p.judgedTo = to;
-    return results;
+  /** Sequential gates: one look of the canary, measured by local activities (src/domain/looks.ts). */
+  private judgeInterval(to: number): Promise<GateResult[]> {
+    return canaryLook(this.s.step as StepProgress, to, this.lookSubject(), (version, window) => this.measure(version, window));
+  }
+
+  private lookSubject(): LookSubject {
+    return { model: this.m.model, champion: this.s.champion, candidate: this.m.candidate, gates: this.m.gates, budget: this.stepBudget() };
   }
 
   private stepBudget(): TestBudget {
@@ -511,6 +518,8 @@ class Release {
     const baseline = this.s.baseline;
     await this.timedAnalysis({
       label: 'watch',
+      kind: 'canary',
+      minRequests: 0,
       minMs: step.duration,
       maxMs: step.duration + step.extension,
       intervalMs: step.interval,
@@ -547,19 +556,7 @@ class Release {
    * at or after it, passes. A breach repeated `failureLimit` times rolls back. Missing data extends the
    * step up to `maxMs`, then follows the insufficient-data policy.
    */
-  private async timedAnalysis(spec: {
-    label: string;
-    minMs: number;
-    maxMs: number;
-    intervalMs: number;
-    promotable: boolean;
-    failTrigger: RollbackTrigger;
-    /** Sliding window of each measurement; null: everything since the step started. */
-    window: number | null;
-    measure: (window: { from: number; to: number }) => Promise<GateResult[]>;
-    /** Further condition to finish, beyond a passing measurement (the shadow's request count). */
-    enough: () => boolean;
-  }): Promise<void> {
+  private async timedAnalysis(spec: AnalysisSpec): Promise<void> {
     const p = this.s.step as StepProgress;
     for (;;) {
       this.checkAbort();
@@ -577,6 +574,7 @@ class Release {
         await this.insufficientData(spec.label, p.lastResults);
         return;
       }
+      if (this.batched(spec) && (await this.takeChecks(spec, p))) continue;
       const running = this.s.paused === null;
       const nextMeasure = (p.lastMeasuredAt ?? p.startedAt) + spec.intervalMs;
       // The step's clock only runs unpaused; a measurement is always taken once the minimum is reached.
@@ -603,6 +601,70 @@ class Release {
       }
       await this.maybeContinueAsNew();
     }
+  }
+
+  /**
+   * Looks more often than once a minute are taken by the takeChecks activity, which wakes the release
+   * every WAKE_AFTER_MS: a look then costs the workflow no timer, no local activity and no task of its
+   * own. Paused steps, the fixed-horizon gates and histories from before keep the workflow's own loop.
+   */
+  private batched(spec: AnalysisSpec): boolean {
+    return this.sequential && this.s.paused === null && spec.intervalMs < BATCHED_BELOW_MS && patched(BATCHED_LOOKS);
+  }
+
+  /**
+   * One takeChecks activity, its looks recorded as if the workflow had taken them. Cut short, and the
+   * activity cancelled, by anything the loop must act on: a message, a pause, a full history. False when
+   * the activity failed: the loop then takes its next look itself.
+   */
+  private async takeChecks(spec: AnalysisSpec, p: StepProgress): Promise<boolean> {
+    const interrupted = () => (spec.promotable && this.s.promote !== null) || this.s.paused !== null || this.s.abort !== null || this.historyFull();
+    // Back to the loop, which acts on what interrupted (a full history continues as new here).
+    const acted = async () => {
+      await this.maybeContinueAsNew();
+      return true;
+    };
+    if (interrupted()) return acted();
+    const limits = { minMs: spec.minMs, maxMs: spec.maxMs, intervalMs: spec.intervalMs, failureLimit: this.m.gates.failureLimit, minRequests: spec.minRequests };
+    this.s.nextTransitionAt = nextLookAt(p, limits, Date.now());
+    this.publish();
+    let reply: LooksReply | null;
+    try {
+      reply = await CancellationScope.cancellable(async () => {
+        try {
+          return await Promise.race([
+            lookActs(spec.intervalMs).takeChecks.executeWithOptions({ summary: `${spec.label}: looks every ${spec.intervalMs / 1000} s` }, [
+              { kind: spec.kind, subject: this.lookSubject(), limits, progress: p, requests: this.shadowRequests, wakeAfterMs: WAKE_AFTER_MS },
+            ]),
+            condition(interrupted).then(() => null),
+          ]);
+        } finally {
+          CancellationScope.current().cancel();
+        }
+      });
+    } catch (err) {
+      if (isCancellation(err) && CancellationScope.current().consideredCancelled) throw err;
+      this.note({ type: 'looks-failed', message: `${spec.label}: looks not taken by the worker (${causeOf(err)}); the release takes the next one itself` });
+      return false;
+    }
+    if (!reply) return acted();
+    this.shadowRequests = reply.requests;
+    for (const look of reply.looks) this.measured(look.results, look.at);
+    const q = reply.progress;
+    Object.assign(p, {
+      consecutiveFailures: q.consecutiveFailures,
+      lastOutcome: q.lastOutcome,
+      lastResults: q.lastResults,
+      lastMeasuredAt: q.lastMeasuredAt,
+      lastMeasuredElapsed: q.lastMeasuredElapsed,
+      canary: q.canary,
+      shadow: q.shadow,
+      judgedTo: q.judgedTo,
+    });
+    if (reply.looks.length > 0 && p.consecutiveFailures >= this.m.gates.failureLimit) {
+      throw new RollbackRequested(spec.failTrigger, `${spec.label}: ${failedSummary(p.lastResults)}`, failed(p.lastResults));
+    }
+    return acted();
   }
 
   private async insufficientData(label: string, results: GateResult[]): Promise<void> {
@@ -937,8 +999,8 @@ class Release {
     this.publish();
   }
 
-  private measured(results: GateResult[]): void {
-    const at = iso(Date.now());
+  private measured(results: GateResult[], atMs = Date.now()): void {
+    const at = iso(atMs);
     for (const r of results) this.s.gates[r.gate] = { ...r, at };
     const outcome = verdict(results);
     const message = `${outcome}: ${results.map((r) => r.summary).join('; ')}`;

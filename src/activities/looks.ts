@@ -1,0 +1,59 @@
+// The takeChecks activity: a timed analysis step's looks taken in the worker, with the same rules and
+// the same judge as the workflow's own loop (src/domain/looks.ts), so a release checked every few
+// seconds wakes its workflow every `wakeAfterMs` instead of at every look.
+import { CancelledFailure, type Context } from '@temporalio/activity';
+import { analysisExit, recordLook } from '../domain/analysis';
+import { ShadowReport, VariantStats } from '../domain/gates';
+import { CANARY_GATES, SHADOW_GATES, activeElapsed, canaryLook, lookDue, nextLookAt, shadowLook, unavailable, type LooksReply, type LooksRequest } from '../domain/looks';
+import type { Ports } from './ports';
+
+/** A measurement is tried this many times, a second then two apart, before its look is missing data. */
+const ATTEMPTS = 3;
+
+async function retried<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= ATTEMPTS || err instanceof CancelledFailure) throw err;
+      ctx.heartbeat();
+      await ctx.sleep(1_000 * 2 ** (attempt - 1));
+    }
+  }
+}
+
+export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: LooksRequest, ctx: Context): Promise<LooksReply> {
+  const { subject: s, limits: l } = req;
+  const p = req.progress;
+  let requests = req.requests;
+  const looks: LooksReply['looks'] = [];
+  const began = Date.now();
+  const measure = (version: string, w: { from: number; to: number }) =>
+    retried(ctx, async () => VariantStats.parse(await ports.metrics.variantStats(s.model, version, w)));
+  const look = async (at: number) => {
+    if (req.kind === 'canary') return canaryLook(p, at, s, measure);
+    const report = await retried(ctx, async () => ShadowReport.parse(await ports.shadow.analyze({ model: s.model, champion: s.champion, candidate: s.candidate, from: p.startedAt, to: at })));
+    requests = report.requests;
+    return shadowLook(p, report, s);
+  };
+  for (;;) {
+    const now = Date.now();
+    const enough = req.kind === 'canary' || requests >= l.minRequests;
+    if (analysisExit(p, l, activeElapsed(p, now), false, enough) !== null) break;
+    if (looks.length > 0 && now - began >= req.wakeAfterMs) break;
+    ctx.heartbeat(looks.length);
+    const due = nextLookAt(p, l, now);
+    if (due > now) await ctx.sleep(due - now);
+    const at = Date.now();
+    if (!lookDue(p, l, at)) continue;
+    const results = await look(at).catch((err: unknown) => {
+      if (err instanceof CancelledFailure) throw err;
+      return unavailable(err, req.kind === 'canary' ? CANARY_GATES : SHADOW_GATES);
+    });
+    p.lastMeasuredAt = at;
+    const breached = recordLook(p, results, activeElapsed(p, at), l.failureLimit);
+    looks.push({ at, results });
+    if (breached) break;
+  }
+  return { looks, progress: p, requests };
+}
