@@ -3,23 +3,30 @@
 // seconds wakes its workflow every `wakeAfterMs` instead of at every look.
 import { CancelledFailure, type Context } from '@temporalio/activity';
 import { analysisExit, recordLook } from '../domain/analysis';
-import { ShadowReport, VariantStats } from '../domain/gates';
+import { ShadowReport, VariantStats, verdict } from '../domain/gates';
 import { CANARY_GATES, SHADOW_GATES, activeElapsed, canaryLook, lookDue, nextLookAt, shadowLook, unavailable, type LooksReply, type LooksRequest } from '../domain/looks';
 import type { Ports } from './ports';
 
 /** A measurement is tried this many times, a second then two apart, before its look is missing data. */
 const ATTEMPTS = 3;
 
-async function retried<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+async function retried<T>(ctx: Context, beat: () => void, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (attempt >= ATTEMPTS || err instanceof CancelledFailure) throw err;
-      ctx.heartbeat();
+      beat();
       await ctx.sleep(1_000 * 2 ** (attempt - 1));
     }
   }
+}
+
+/** What the Web UI shows of the activity while it runs (its heartbeat details): the looks so far, and the last. */
+function progressOf(looks: LooksReply['looks']): { looks: number; last?: { at: string; outcome: string; summary: string } } {
+  const last = looks.at(-1);
+  if (!last) return { looks: 0 };
+  return { looks: looks.length, last: { at: new Date(last.at).toISOString(), outcome: verdict(last.results), summary: last.results.map((r) => r.summary).join('; ') } };
 }
 
 export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: LooksRequest, ctx: Context): Promise<LooksReply> {
@@ -28,11 +35,12 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
   let requests = req.requests;
   const looks: LooksReply['looks'] = [];
   const began = Date.now();
+  const beat = () => ctx.heartbeat(progressOf(looks));
   const measure = (version: string, w: { from: number; to: number }) =>
-    retried(ctx, async () => VariantStats.parse(await ports.metrics.variantStats(s.model, version, w)));
+    retried(ctx, beat, async () => VariantStats.parse(await ports.metrics.variantStats(s.model, version, w)));
   const look = async (at: number) => {
     if (req.kind === 'canary') return canaryLook(p, at, s, measure);
-    const report = await retried(ctx, async () => ShadowReport.parse(await ports.shadow.analyze({ model: s.model, champion: s.champion, candidate: s.candidate, from: p.startedAt, to: at })));
+    const report = await retried(ctx, beat, async () => ShadowReport.parse(await ports.shadow.analyze({ model: s.model, champion: s.champion, candidate: s.candidate, from: p.startedAt, to: at })));
     requests = report.requests;
     return shadowLook(p, report, s);
   };
@@ -41,7 +49,7 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
     const enough = req.kind === 'canary' || requests >= l.minRequests;
     if (analysisExit(p, l, activeElapsed(p, now), false, enough) !== null) break;
     if (looks.length > 0 && now - began >= req.wakeAfterMs) break;
-    ctx.heartbeat(looks.length);
+    beat();
     const due = nextLookAt(p, l, now);
     if (due > now) await ctx.sleep(due - now);
     const at = Date.now();

@@ -4,8 +4,8 @@
 // committed replay histories in CI are what guarantee old histories still replay.
 import { IllegalStateError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type InjectedSinks, type ReplayWorkerOptions, type WorkflowBundle } from '@temporalio/worker';
-import { workflowSource } from '../workers/bundle';
+import { DefaultLogger, Runtime, Worker, type InjectedSinks, type ReplayWorkerOptions, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflows, workflowSource } from '../workers/bundle';
 import type { ReleaseEvent, ReleaseRecordSinks } from '../workflows/release-record';
 
 export type { ReleaseEvent } from '../workflows/release-record';
@@ -63,7 +63,7 @@ let bundled: Promise<WorkflowBundle> | undefined;
 export async function workflowCode(): Promise<NonNullable<ReplayWorkerOptions['workflowBundle']>> {
   const source = workflowSource();
   if (source.workflowBundle) return source.workflowBundle;
-  bundled ??= bundleWorkflowCode({ workflowsPath: source.workflowsPath as string, logger: new DefaultLogger('ERROR') });
+  bundled ??= bundleWorkflows(source.workflowsPath as string, 'ERROR');
   return bundled;
 }
 

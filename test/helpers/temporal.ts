@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflows } from '../../src/workers/bundle';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
 
@@ -31,7 +32,7 @@ export function quietRuntime(): void {
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
 
 export async function bundle(): Promise<WorkflowBundle> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  return bundleWorkflows(WORKFLOWS_PATH);
 }
 
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {

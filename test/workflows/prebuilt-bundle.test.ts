@@ -12,7 +12,10 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bundle-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 it('given no prebuilt bundle, then the worker bundles the workflow sources', () => {
-  expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({ workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/) });
+  expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({
+    workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/),
+    bundlerOptions: { preloadModules: ['zod', expect.stringMatching(/src[/\\]workflows[/\\]preload\.ts$/)] },
+  });
 });
 
 it('given WORKFLOW_BUNDLE naming a file that is not there, then the worker refuses to start rather than run other code', () => {
