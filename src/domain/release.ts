@@ -81,7 +81,12 @@ export const ReleaseWorkflowInputSchema = z.strictObject({
   /** The release manifest as written; validated by its own schema next. */
   manifest: z.unknown().refine((m) => m !== undefined && m !== null, 'a release manifest is required'),
   requestedBy: z.string().trim().min(1).max(128).optional(),
-  options: z.strictObject({ historyEventLimit: z.number().int().min(100).max(50_000).optional() }).optional(),
+  options: z
+    .strictObject({
+      historyEventLimit: z.number().int().min(100).max(50_000).optional(),
+      looks: z.enum(['activity', 'workflow']).optional(),
+    })
+    .optional(),
   /** Set by continue-as-new only. */
   carried: z.record(z.string(), z.unknown()).optional(),
 });

@@ -85,7 +85,8 @@ export async function simulate(rawManifest: unknown, scenario: Scenario, seed = 
       const handle = await env.client.workflow.start(releaseWorkflow, {
         taskQueue,
         workflowId: releaseWorkflowId(m.model),
-        args: [{ manifest: rawManifest, requestedBy: 'simulator' }],
+        // Every look on the server's skipped clock: an activity's sleep would run on the wall clock.
+        args: [{ manifest: rawManifest, requestedBy: 'simulator', options: { looks: 'workflow' } }],
       });
       const { decision, after, by } = scenario.approvals;
       let asked = 0;

@@ -9,6 +9,13 @@ import type { ActionPayload, Outcome, PendingApproval, Phase, ReleaseStatus, Rol
 export interface ReleaseWorkflowOptions {
   /** Continue-as-new once a run's history passes this many events, or when the server suggests it. */
   historyEventLimit?: number;
+  /**
+   * Who takes the looks of a step checked more often than once a minute: the takeChecks activity
+   * (`activity`, the default), or the workflow, one timer a look (`workflow`). Under a time-skipping
+   * server (the simulator) it must be the workflow: an activity's sleep runs on the wall clock, which
+   * that server neither skips nor shares with the workflow.
+   */
+  looks?: 'activity' | 'workflow';
 }
 
 export interface ReleaseWorkflowInput {

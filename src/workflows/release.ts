@@ -606,10 +606,11 @@ class Release {
   /**
    * Looks more often than once a minute are taken by the takeChecks activity, which wakes the release
    * every WAKE_AFTER_MS: a look then costs the workflow no timer, no local activity and no task of its
-   * own. Paused steps, the fixed-horizon gates and histories from before keep the workflow's own loop.
+   * own. Paused steps, the fixed-horizon gates, histories from before and releases that ask for it
+   * (`options.looks`, the simulator's) keep the workflow's own loop.
    */
   private batched(spec: AnalysisSpec): boolean {
-    return this.sequential && this.s.paused === null && spec.intervalMs < BATCHED_BELOW_MS && patched(BATCHED_LOOKS);
+    return this.sequential && this.s.paused === null && spec.intervalMs < BATCHED_BELOW_MS && this.input.options?.looks !== 'workflow' && patched(BATCHED_LOOKS);
   }
 
   /**
