@@ -7,17 +7,22 @@
 //   - measurement drift: how late each gate measurement reaches the gateway after it was due (the
 //     previous measurement's time plus the interval), p50 and p99;
 //   - the worker's RSS (peak over the window), the server's CPU (Temporal, plus PostgreSQL on the stack);
-//   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000]
+//   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
+//     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
+//     headless Chromium until the first release's link shows, p50 of 5 loads each.
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
-// the worker's defaults apply (the SDK's, and 5000 activities).
+// the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
+// (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --profile DIR
+// writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { chromium } from 'playwright-core';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FileRegistry } from '../src/adapters/file-registry';
 import { startRelease } from '../src/client/releases';
@@ -41,6 +46,8 @@ const { values } = parseArgs({
     wft: { type: 'string' },
     la: { type: 'string' },
     acts: { type: 'string' },
+    heap: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 
@@ -59,6 +66,9 @@ interface Row {
   serverCpu: number;
   listMs: number;
   countMs: number;
+  /** The Web UI's list filtered by phase (all N match) and by one model, to the first link; NaN without a UI. */
+  uiPhaseMs: number;
+  uiModelMs: number;
 }
 
 /** utime + stime of a process, in seconds (clock ticks of 1/100 s). */
@@ -137,6 +147,32 @@ async function timeQueries(fn: () => Promise<unknown>, times = 20): Promise<numb
   return sampleQuantile(ms, 0.5) ?? NaN;
 }
 
+/**
+ * The Web UI as an operator opens it: its workflow list, filtered the way its filter bar writes the URL,
+ * loaded in headless Debian Chromium until the first release's link shows. p50 of 5 loads per query.
+ */
+async function timeWebUi(ui: string, queries: string[]): Promise<number[]> {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-background-networking'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${ui}/namespaces/default/workflows`); // warm: the UI's own assets, once
+    const out: number[] = [];
+    for (const q of queries) {
+      const ms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t0 = performance.now();
+        await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent(q)}`);
+        await page.getByRole('link', { name: /^release\// }).first().waitFor({ timeout: 60_000 });
+        ms.push(performance.now() - t0);
+      }
+      out.push(sampleQuantile(ms, 0.5) ?? NaN);
+    }
+    return out;
+  } finally {
+    await browser.close();
+  }
+}
+
 async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-scale-${kind}-${n}-`));
   const closers: (() => Promise<unknown>)[] = [];
@@ -163,11 +199,14 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     // Temporal: a fresh dev server (SQLite file, as `npm run dev`), or the production-like stack without workers.
     let address: string;
     let serverPids: () => number[];
+    let uiUrl: string | null = null;
     if (kind === 'dev') {
       const port = await freePort();
+      const uiPort = await freePort();
       const env = await TestWorkflowEnvironment.createLocal({
-        server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', port, dbFilename: path.join(dir, 'temporal.sqlite'), searchAttributes: ALL_SEARCH_ATTRIBUTES },
+        server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', port, ui: true, uiPort, dbFilename: path.join(dir, 'temporal.sqlite'), searchAttributes: ALL_SEARCH_ATTRIBUTES },
       });
+      uiUrl = `http://127.0.0.1:${uiPort}`;
       closers.push(() => env.teardown());
       address = env.address;
       const pids = pidsMatching('start-dev', `--port ${port}`);
@@ -196,7 +235,9 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     };
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
     const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
-    const worker: ChildProcess = spawn(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
+    const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
+    const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+    const worker: ChildProcess = spawn(process.execPath, [...heap, ...profile, '-r', '@swc-node/register', 'src/workers/main.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}) },
       stdio: ['ignore', log, log],
@@ -266,6 +307,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       for await (const _ of client.workflow.list({ query: `RolloutModel = "${models[Math.floor(n / 2)]}"` })) void _;
     });
     const countMs = await timeQueries(() => client.workflow.count(`RolloutPhase = "canary"`));
+    const [uiPhaseMs = NaN, uiModelMs = NaN] = uiUrl ? await timeWebUi(uiUrl, [`RolloutPhase="canary"`, `RolloutModel="${models[Math.floor(n / 2)]}"`]) : [NaN, NaN];
     return {
       server: kind,
       n,
@@ -281,6 +323,8 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       serverCpu,
       listMs,
       countMs,
+      uiPhaseMs,
+      uiModelMs,
     };
   } finally {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -292,11 +336,11 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
 function print(rows: Row[]): void {
   const ms = (x: number) => (Number.isNaN(x) ? 'n/a' : x >= 10_000 ? `${(x / 1000).toFixed(0)} s` : x >= 1000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`);
   console.log('');
-  console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | CPU, worker / server (cores) | list by model / count by phase, p50 |`);
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | CPU, worker / server (cores) | list by model / count by phase, p50 | Web UI list by phase / by model, p50 |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     console.log(
-      `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.workerCpu.toFixed(2)} / ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} |`,
+      `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.workerCpu.toFixed(2)} / ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} | ${ms(r.uiPhaseMs)} / ${ms(r.uiModelMs)} |`,
     );
   }
 }
@@ -305,7 +349,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'heap'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, one worker (${tuning}), ${os.cpus().length} cores\n`);
   const rows: Row[] = [];
   for (const kind of kinds) {

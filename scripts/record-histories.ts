@@ -5,19 +5,40 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
+import { findTemporalServers } from '../src/dev/servers';
 import { actionSignals, actionUpdates } from '../src/workflows/release';
 import { aManifest } from '../test/helpers/builders';
 import { Harness } from '../test/helpers/release-harness';
-import { BROKEN, HEALTHY, StubPorts } from '../test/helpers/stub-ports';
+import { BROKEN, HEALTHY, StubPorts, type VariantBehaviour } from '../test/helpers/stub-ports';
 
 const OUT = path.resolve(__dirname, '../test/replay/histories');
 // `--suffix -v2` records beside the existing histories instead of over them: after a patched() change,
 // both the old and the new command sequences must keep replaying.
 const SUFFIX = process.argv.includes('--suffix') ? (process.argv[process.argv.indexOf('--suffix') + 1] ?? '') : '';
+// `--only a,b` records just those: a new scenario is added without re-recording the others.
+const ONLY = process.argv.includes('--only') ? (process.argv[process.argv.indexOf('--only') + 1] ?? '').split(',') : null;
+
+/** Busy enough that a 2 s look has its samples. */
+const BUSY = (b: VariantBehaviour): VariantBehaviour => ({ ...b, rpm: 60_000 });
+/** A bake looked at every 2 s, longer than takeChecks' 30 s wake: looks come back in two batches or more. */
+const fastLooks = (model: string) =>
+  aManifest({ model, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '40s', interval: '2s', extension: '20s' }, { kind: 'fullRollout' }] });
 
 async function main(): Promise<void> {
   const h = await Harness.create();
   const env = h.env;
+  // Looks more often than once a minute are taken by the takeChecks activity, whose sleep runs on the
+  // wall clock: those releases are recorded on the dev server, in real time.
+  let live: Harness | null = null;
+  const onDevServer = async () => {
+    live ??= new Harness(
+      await TestWorkflowEnvironment.createLocal({ server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES } }),
+      h.workflowBundle,
+    );
+    return live;
+  };
   const scenarios: Record<string, () => Promise<void>> = {
     'standard-promoted': async () => {
       const ports = new StubPorts();
@@ -47,6 +68,21 @@ async function main(): Promise<void> {
         await handle.signal(actionSignals.abort, { by: 'erin', reason: 'bad dashboard' });
       });
     },
+    'fast-looks-promoted': async () => {
+      const ports = new StubPorts({ behaviours: { v1: BUSY(HEALTHY), v2: BUSY(HEALTHY) } });
+      await save('fast-looks-promoted', ports, fastLooks('replay-fast'), undefined, await onDevServer());
+    },
+    'fast-looks-breach': async () => {
+      // Healthy through the first batch of looks, broken from 35 s into the bake: the second batch breaches.
+      const ports = new StubPorts({ behaviours: { v1: BUSY(HEALTHY) } });
+      const m = fastLooks('replay-fast-breach');
+      let brokenFrom = Infinity;
+      ports.behaviours.v2 = (at) => {
+        if (brokenFrom === Infinity && ports.candidateWeight(m.model, 'v2') === 20) brokenFrom = Date.now() + 35_000;
+        return at >= brokenFrom ? BUSY(BROKEN) : BUSY(HEALTHY);
+      };
+      await save('fast-looks-breach', ports, m, undefined, await onDevServer());
+    },
   };
 
   async function save(
@@ -54,9 +90,10 @@ async function main(): Promise<void> {
     ports: StubPorts,
     manifest: ReturnType<typeof aManifest>,
     drive?: (handle: Awaited<ReturnType<Harness['start']>>) => Promise<void>,
+    on: Harness = h,
   ): Promise<void> {
-    await h.withWorker(ports, async (q) => {
-      const handle = await h.start(q, manifest);
+    await on.withWorker(ports, async (q) => {
+      const handle = await on.start(q, manifest);
       if (drive) await drive(handle);
       const result = await handle.result();
       const history = await handle.fetchHistory();
@@ -71,8 +108,9 @@ async function main(): Promise<void> {
   }
 
   fs.mkdirSync(OUT, { recursive: true });
-  for (const run of Object.values(scenarios)) await run();
+  for (const [name, run] of Object.entries(scenarios)) if (!ONLY || ONLY.includes(name)) await run();
   await env.teardown();
+  await (live as Harness | null)?.teardown();
 }
 
 main().catch((err: unknown) => {

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import type { ModelRegistry, ReleaseOutcomeRecord } from '../activities/ports';
-import { writeJsonAtomic } from '../shared/atomic-file';
+import { writeJsonAtomicAsync } from '../shared/atomic-file';
 
 const State = z.object({
   models: z.record(
@@ -20,23 +20,42 @@ type Model = State['models'][string];
 
 const ROLLED_BACK = new Set(['rolled-back', 'rejected', 'aborted', 'failed']);
 
+/** What identifies one version of the file: every write renames a new inode over it. */
+const versionOf = (st: fs.Stats) => `${st.ino}:${st.size}:${st.mtimeMs}`;
+
+function currentVersion(file: string): string | null {
+  try {
+    return versionOf(fs.statSync(file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
 export class FileRegistry implements ModelRegistry {
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The file as last read or written, by its version: a worker with thousands of releases asks for
+   * aliases at every start, and reading and validating the whole file each time was quadratic.
+   */
+  private cache: { version: string; state: State } | null = null;
 
   constructor(private readonly file: string) {}
 
   private load(): State {
-    if (!fs.existsSync(this.file)) return { models: {} };
-    return State.parse(JSON.parse(fs.readFileSync(this.file, 'utf8')));
+    const version = currentVersion(this.file);
+    if (version === null) return { models: {} };
+    if (this.cache?.version !== version) this.cache = { version, state: State.parse(JSON.parse(fs.readFileSync(this.file, 'utf8'))) };
+    return this.cache.state;
   }
 
   /** Read-modify-write, one at a time: activities run concurrently in one worker. */
   private update<T>(fn: (m: Model) => T, model: string): Promise<T> {
-    const run = this.queue.then(() => {
-      const state = this.load();
+    const run = this.queue.then(async () => {
+      const state = structuredClone(this.load());
       const m = (state.models[model] ??= { aliases: {}, versions: {}, rollbacks: [] });
       const result = fn(m);
-      writeJsonAtomic(this.file, state);
+      this.cache = { version: versionOf(await writeJsonAtomicAsync(this.file, state)), state };
       return result;
     });
     this.queue = run.catch(() => undefined);

@@ -28,6 +28,12 @@ describe('file registry', () => {
     expect(await b.lastRollbackAt('other')).toBeNull();
     await b.setAlias('fraud', 'challenger', null);
     expect(await a.getAlias('fraud', 'challenger')).toBeNull();
+    // A hand edit in place (same inode) is seen too: each instance keeps the file only by its version.
+    const edited = JSON.parse(fs.readFileSync(file, 'utf8'));
+    edited.models.fraud.aliases.champion = 'v9';
+    fs.writeFileSync(file, JSON.stringify(edited));
+    expect(await a.getAlias('fraud', 'champion')).toBe('v9');
+    expect(await b.getAlias('fraud', 'champion')).toBe('v9');
   });
 
   it('serialises concurrent updates so none is lost', async () => {
