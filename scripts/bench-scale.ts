@@ -276,7 +276,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     await poll(
       'every release in its bake',
       async () => (await client.workflow.count(`RolloutPhase = "canary"`)).count >= n,
-      Math.max(300_000, n * 300),
+      Math.max(300_000, n * 600),
     );
     // One full interval so every release is on its 10 s rhythm, then the window.
     await new Promise((r) => setTimeout(r, INTERVAL_MS + 2_000));

@@ -1,5 +1,7 @@
 // Builders for test inputs: a release whose every duration is short enough to read in a test.
+import type { VariantStats } from '../../src/domain/gates';
 import type { ReleaseManifestInput } from '../../src/domain/manifest';
+import { expectedLatencyHistogram } from '../../src/simulate/sampling';
 import { uniqueModel } from './temporal';
 
 export function aManifest(overrides: Partial<ReleaseManifestInput> = {}): ReleaseManifestInput {
@@ -22,5 +24,17 @@ export function aManifest(overrides: Partial<ReleaseManifestInput> = {}): Releas
     },
     gates: { minSampleSize: 200 },
     ...overrides,
+  };
+}
+
+/** One interval's counts for a variant: n requests erring at this rate, 30% successes, p99 80 ms. */
+export function anInterval(n: number, errorRate: number): VariantStats {
+  return {
+    requests: n,
+    errors: Math.round(n * errorRate),
+    outcomes: n,
+    successes: Math.round(n * 0.3),
+    latencyP99Ms: 80,
+    latencyHistogram: expectedLatencyHistogram(n, 40, 80),
   };
 }

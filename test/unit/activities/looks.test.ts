@@ -5,19 +5,11 @@ import { CancelledFailure, Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Ports, TimeWindow } from '../../../src/activities/ports';
 import { takeLooks } from '../../../src/activities/looks';
-import type { VariantStats } from '../../../src/domain/gates';
 import type { LooksReply, LooksRequest } from '../../../src/domain/looks';
 import { STANDARD_GATES } from '../../../src/domain/manifest';
-import { expectedLatencyHistogram } from '../../../src/simulate/sampling';
+import { anInterval } from '../../helpers/builders';
 
-const stats = (n: number, errorRate: number): VariantStats => ({
-  requests: n,
-  errors: Math.round(n * errorRate),
-  outcomes: n,
-  successes: Math.round(n * 0.3),
-  latencyP99Ms: 80,
-  latencyHistogram: expectedLatencyHistogram(n, 40, 80),
-});
+const stats = anInterval;
 
 /** Metrics by version; `down` makes every read fail. */
 function metricsPort(candidateErrors: number, o: { down?: boolean } = {}) {

@@ -1,6 +1,6 @@
 // The release report from a status and a full record: what each chart draws, how a 72-hour watch is
 // thinned, and that the page is self-contained and escapes what people typed.
-import type { GateResult, VariantStats } from '../../../src/domain/gates';
+import type { GateResult } from '../../../src/domain/gates';
 import { judgeCanary, judgeShadow, newCanaryJudgeState, newShadowJudgeState } from '../../../src/domain/judge';
 import { STANDARD_GATES } from '../../../src/domain/manifest';
 import type { ReleaseStatus, TimelineEntry } from '../../../src/domain/release';
@@ -8,19 +8,12 @@ import { bins, renderOperatingCharacteristicsReport, renderReleaseReport } from 
 import { buildReport, gatePoint, MAX_POINTS, thin, type GatePoint } from '../../../src/report/model';
 import { temporal } from '@temporalio/proto';
 import { decidedPart, type ReleaseEvent } from '../../../src/report/record';
-import { expectedLatencyHistogram } from '../../../src/simulate/sampling';
+import { anInterval } from '../../helpers/builders';
 
 const T0 = Date.parse('2026-11-01T00:00:00Z');
 const MIN = 60_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-const stats = (n: number, errorRate: number): VariantStats => ({
-  requests: n,
-  errors: Math.round(n * errorRate),
-  outcomes: n,
-  successes: Math.round(n * 0.3),
-  latencyP99Ms: 80,
-  latencyHistogram: expectedLatencyHistogram(n, 40, 80),
-});
+const stats = anInterval;
 
 const built = new Map<string, { status: ReleaseStatus; record: ReleaseEvent[] }>();
 /** A release: shadow, 25% bake, approval, then a 72-hour watch checked every 5 minutes; optionally a late breach. Built once per shape (judging 900 checks takes seconds). */
