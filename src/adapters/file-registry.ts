@@ -20,32 +20,26 @@ type Model = State['models'][string];
 
 const ROLLED_BACK = new Set(['rolled-back', 'rejected', 'aborted', 'failed']);
 
-/** What identifies one version of the file: every write renames a new inode over it. */
-const versionOf = (st: fs.Stats) => `${st.ino}:${st.size}:${st.mtimeMs}`;
-
-function currentVersion(file: string): string | null {
-  try {
-    return versionOf(fs.statSync(file));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 export class FileRegistry implements ModelRegistry {
   private queue: Promise<unknown> = Promise.resolve();
   /**
-   * The file as last read or written, by its version: a worker with thousands of releases asks for
-   * aliases at every start, and reading and validating the whole file each time was quadratic.
+   * The file's text as last read or written, and what it parses to: a worker with thousands of releases
+   * asks for aliases at every start, and parsing and validating the whole file each time was quadratic.
+   * The text is read again every time and compared, so another writer's change is never missed.
    */
-  private cache: { version: string; state: State } | null = null;
+  private cache: { text: string; state: State } | null = null;
 
   constructor(private readonly file: string) {}
 
   private load(): State {
-    const version = currentVersion(this.file);
-    if (version === null) return { models: {} };
-    if (this.cache?.version !== version) this.cache = { version, state: State.parse(JSON.parse(fs.readFileSync(this.file, 'utf8'))) };
+    let text: string;
+    try {
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { models: {} };
+      throw err;
+    }
+    if (this.cache?.text !== text) this.cache = { text, state: State.parse(JSON.parse(text)) };
     return this.cache.state;
   }
 
@@ -55,7 +49,7 @@ export class FileRegistry implements ModelRegistry {
       const state = structuredClone(this.load());
       const m = (state.models[model] ??= { aliases: {}, versions: {}, rollbacks: [] });
       const result = fn(m);
-      this.cache = { version: versionOf(await writeJsonAtomicAsync(this.file, state)), state };
+      this.cache = { text: await writeJsonAtomicAsync(this.file, state), state };
       return result;
     });
     this.queue = run.catch(() => undefined);

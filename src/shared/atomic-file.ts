@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const tmpOf = (file: string) => `${file}.${process.pid}.tmp`;
+let asyncWrites = 0;
 
 export function writeJsonAtomic(file: string, data: unknown): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -17,22 +18,19 @@ export function writeJsonAtomic(file: string, data: unknown): void {
   fs.renameSync(tmp, file);
 }
 
-/**
- * The same, off the event loop: a worker's activities and workflow activations share that loop. Returns
- * what was written's stat (a rename keeps inode, size and mtime), so a reader can tell it from a later write.
- */
-export async function writeJsonAtomicAsync(file: string, data: unknown): Promise<fs.Stats> {
+/** The same, off the event loop (a worker's activities and workflow activations share it). Returns the text written. */
+export async function writeJsonAtomicAsync(file: string, data: unknown): Promise<string> {
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = tmpOf(file);
+  // Two async writers of one file in one process must not share a temporary file.
+  const tmp = `${tmpOf(file)}.${++asyncWrites}`;
+  const text = JSON.stringify(data);
   const fh = await fs.promises.open(tmp, 'w');
-  let written: fs.Stats;
   try {
-    await fh.writeFile(JSON.stringify(data));
+    await fh.writeFile(text);
     await fh.sync();
-    written = await fh.stat();
   } finally {
     await fh.close();
   }
   await fs.promises.rename(tmp, file);
-  return written;
+  return text;
 }

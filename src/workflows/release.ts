@@ -616,7 +616,8 @@ class Release {
   /**
    * One takeChecks activity, its looks recorded as if the workflow had taken them. Cut short, and the
    * activity cancelled, by anything the loop must act on: a message, a pause, a full history. False when
-   * the activity failed: the loop then takes its next look itself.
+   * the loop must take its next look itself: the activity failed, a promote or a pause cut it short, or it
+   * came back with no look.
    */
   private async takeChecks(spec: AnalysisSpec, p: StepProgress): Promise<boolean> {
     const interrupted = () => (spec.promotable && this.s.promote !== null) || this.s.paused !== null || this.s.abort !== null || this.historyFull();
@@ -648,7 +649,13 @@ class Release {
       this.note({ type: 'looks-failed', message: `${spec.label}: looks not taken by the worker (${causeOf(err)}); the release takes the next one itself` });
       return false;
     }
-    if (!reply) return acted();
+    // Interrupted: the looks in flight are dropped. An abort or a full history acts at once; a promote or
+    // a pause first takes a look here, over everything since the last look recorded (the canary judges
+    // from `judgedTo`, the shadow from the step's start), so no breach already in the data is skipped.
+    if (!reply) return this.s.abort !== null || this.historyFull() ? acted() : false;
+    // Nothing taken: the worker's clock put the step's end before the workflow's. The workflow's own
+    // timers decide the end; without this, each takeChecks would come back at once until the clocks agree.
+    if (reply.looks.length === 0) return false;
     this.shadowRequests = reply.requests;
     for (const look of reply.looks) this.measured(look.results, look.at);
     const q = reply.progress;

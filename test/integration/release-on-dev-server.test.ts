@@ -91,6 +91,30 @@ it('given a worker that stops mid-bake, when a new worker takes over, then the r
   expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
 });
 
+it('given a bake whose looks a takeChecks is taking, when a human promotes, then the release takes one look itself before skipping the rest, and is promoted', async () => {
+  const taskQueue = uniqueQueue('promote');
+  const ports = busy();
+  const m = aManifest({ gates: { minSampleSize: 50 }, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '10m', interval: '1s' }, { kind: 'fullRollout' }] });
+  const worker = await newWorker(taskQueue, ports);
+  const result = await worker.runUntil(async () => {
+    const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
+    for (let i = 0; i < 100 && (await handle.query(statusQuery)).plan[(await handle.query(statusQuery)).stepIndex]?.kind !== 'bake'; i++) await new Promise((r) => setTimeout(r, 100));
+    // Well inside takeChecks' 30 s: its looks so far are in the activity, none back in the workflow yet.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect((await handle.query(statusQuery)).timeline.some((e) => e.type === 'measurement')).toBe(false);
+    await handle.executeUpdate(actionUpdates.promote, { args: [{ by: 'bob', reason: 'hotfix, dashboards clean' }] });
+    return handle.result();
+  });
+  expect(result.outcome).toBe('promoted');
+  const t = result.status.timeline;
+  const promotedAt = t.findIndex((e) => e.type === 'action' && e.message === 'promote' && e.by === 'bob');
+  const skippedAt = t.findIndex((e) => e.type === 'step-completed' && /promoted, rest of the bake skipped/.test(e.message));
+  expect(promotedAt).toBeGreaterThanOrEqual(0);
+  expect(skippedAt).toBeGreaterThan(promotedAt);
+  // The look the workflow took itself, over everything since the bake began, between the two.
+  expect(t.slice(promotedAt, skippedAt).filter((e) => e.type === 'measurement')).toHaveLength(1);
+});
+
 it('given ten identical CI starts at once, then there is one release, and only the call that created it says existing: false', async () => {
   const taskQueue = uniqueQueue('race');
   const m = fastRelease();

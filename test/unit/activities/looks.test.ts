@@ -71,6 +71,16 @@ describe('takeChecks: a step looked at every interval by the worker', () => {
     expect(reply.looks.at(-1)?.results.find((r) => r.gate === 'error-rate')?.outcome).toBe('fail');
   });
 
+  it('given a healthy candidate with plenty of data, when a look at or past the minimum passes, then it returns at the step\'s end, before its wake', async () => {
+    const { ports } = metricsPort(0.01);
+    const t0 = Date.now();
+    const reply = await run(new MockActivityEnvironment(), ports, aRequest({ intervalMs: 50, wakeAfterMs: 60_000, minMs: 300 }));
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(reply.progress.lastOutcome).toBe('pass');
+    expect(reply.progress.lastMeasuredElapsed).toBeGreaterThanOrEqual(300);
+    expect(reply.looks.at(-1)?.results.map((r) => r.outcome)).toEqual(['pass', 'pass', 'pass']);
+  });
+
   it('given metrics that cannot be read, then a look is retried, then recorded as missing data, never a pass', async () => {
     const { ports, reads } = metricsPort(0.01, { down: true });
     const reply = await run(new MockActivityEnvironment(), ports, aRequest({ intervalMs: 50, wakeAfterMs: 100 }));
