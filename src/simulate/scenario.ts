@@ -267,8 +267,10 @@ export class ScenarioPorts implements Ports {
       // keyed by its position, so a later, longer window counts the same requests again plus new ones.
       // The output distribution's PSI is not additive: it is the one in force at the window's end.
       const perMs = (this.scenario.requestsPerMinute * (this.routes.get(q.model)?.shadow?.sampleRate ?? 0)) / 60_000;
-      const from = this.since(q.from);
-      const to = this.since(q.to);
+      // On the same 10 s grid as variantStats' windows: the chunk in progress was counted to the
+      // millisecond the late timer fired at, so one seed gave 2,879,992 mirrored requests in one run and
+      // 2,879,991 in the next.
+      const [from, to] = [q.from, q.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
       let requests = 0;
       let divergent = 0;
       for (let k = 0, start = from; start < to; k++, start += SHADOW_CHUNK_MS) {
