@@ -83,7 +83,14 @@ export const ReleaseWorkflowInputSchema = z.strictObject({
   requestedBy: z.string().trim().min(1).max(128).optional(),
   options: z
     .strictObject({
+      /** Continue-as-new once a run's history passes this many events, or when the server suggests it. Default 8,000. */
       historyEventLimit: z.number().int().min(100).max(50_000).optional(),
+      /**
+       * Who takes the looks of a step checked more often than once a minute: the takeChecks activity
+       * (`activity`, the default), or the workflow, one timer a look (`workflow`). Under a time-skipping
+       * server (the simulator) it must be the workflow: an activity's sleep runs on the wall clock, which
+       * that server neither skips nor shares with the workflow.
+       */
       looks: z.enum(['activity', 'workflow']).optional(),
     })
     .optional(),

@@ -209,6 +209,11 @@ export class ScenarioPorts implements Ports {
     return t;
   }
 
+  /** A window's edges on a 10 s grid (ms since the start), so one seed gives one run (see variantStats). */
+  private onGrid(w: TimeWindow): [number, number] {
+    return [w.from, w.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
+  }
+
   private since(t: number): number {
     return t - (this.t0 ?? t);
   }
@@ -252,7 +257,7 @@ export class ScenarioPorts implements Ports {
       // rollback's impact window spans every step); then drawn with noise keyed by the variant and the
       // window, so call order does not change the draws. Window edges on a 10 s grid: the time-skipping
       // server fires timers a few ms late, differently on each run, and one seed must give one run.
-      const [from, to] = [w.from, w.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
+      const [from, to] = this.onGrid(w);
       const perMs = (this.scenario.requestsPerMinute * this.share(model, version, from, to)) / 60_000;
       const b = intervalBehaviour(this.scenario, segs, from, to, perMs);
       return sampleVariant(keyedRng(this.seed, `${version}/${from}/${to}`), b);
@@ -267,10 +272,9 @@ export class ScenarioPorts implements Ports {
       // keyed by its position, so a later, longer window counts the same requests again plus new ones.
       // The output distribution's PSI is not additive: it is the one in force at the window's end.
       const perMs = (this.scenario.requestsPerMinute * (this.routes.get(q.model)?.shadow?.sampleRate ?? 0)) / 60_000;
-      // On the same 10 s grid as variantStats' windows: the chunk in progress was counted to the
-      // millisecond the late timer fired at, so one seed gave 2,879,992 mirrored requests in one run and
-      // 2,879,991 in the next.
-      const [from, to] = [q.from, q.to].map((ms) => Math.round(this.since(ms) / 10_000) * 10_000) as [number, number];
+      // On the grid too: the chunk in progress was counted to the millisecond the late timer fired at, so
+      // one seed gave 2,879,992 mirrored requests in one run and 2,879,991 in the next.
+      const [from, to] = this.onGrid(q);
       let requests = 0;
       let divergent = 0;
       for (let k = 0, start = from; start < to; k++, start += SHADOW_CHUNK_MS) {

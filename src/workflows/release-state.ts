@@ -4,19 +4,11 @@ import type { RouteSpec } from '../activities';
 import type { GateOutcome, GateResult, VariantStats } from '../domain/gates';
 import type { CanaryJudgeState, ShadowJudgeState, TestBudget } from '../domain/judge';
 import type { PlanStep } from '../domain/manifest';
-import type { ActionPayload, Outcome, PendingApproval, Phase, ReleaseStatus, RollbackRecord, RollbackTrigger, TimelineEntry } from '../domain/release';
+import type { z } from 'zod';
+import type { ActionPayload, Outcome, PendingApproval, Phase, ReleaseStatus, ReleaseWorkflowInputSchema, RollbackRecord, RollbackTrigger, TimelineEntry } from '../domain/release';
 
-export interface ReleaseWorkflowOptions {
-  /** Continue-as-new once a run's history passes this many events, or when the server suggests it. */
-  historyEventLimit?: number;
-  /**
-   * Who takes the looks of a step checked more often than once a minute: the takeChecks activity
-   * (`activity`, the default), or the workflow, one timer a look (`workflow`). Under a time-skipping
-   * server (the simulator) it must be the workflow: an activity's sleep runs on the wall clock, which
-   * that server neither skips nor shares with the workflow.
-   */
-  looks?: 'activity' | 'workflow';
-}
+/** What a release may be asked beyond its manifest: the input schema's `options` (src/domain/release.ts). */
+export type ReleaseWorkflowOptions = NonNullable<z.infer<typeof ReleaseWorkflowInputSchema>['options']>;
 
 export interface ReleaseWorkflowInput {
   /** The release manifest as written (YAML parsed to JSON); validated again at the workflow's first line. */

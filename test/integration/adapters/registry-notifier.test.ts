@@ -28,7 +28,7 @@ describe('file registry', () => {
     expect(await b.lastRollbackAt('other')).toBeNull();
     await b.setAlias('fraud', 'challenger', null);
     expect(await a.getAlias('fraud', 'challenger')).toBeNull();
-    // A hand edit in place (same inode) is seen too: each instance keeps the file only by its version.
+    // A same-size hand edit in place is seen too: each instance compares the file's text, not its stat.
     const edited = JSON.parse(fs.readFileSync(file, 'utf8'));
     edited.models.fraud.aliases.champion = 'v9';
     fs.writeFileSync(file, JSON.stringify(edited));
