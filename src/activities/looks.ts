@@ -35,6 +35,7 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
   let requests = req.requests;
   const looks: LooksReply['looks'] = [];
   const began = Date.now();
+  const ran = performance.now();
   const beat = () => ctx.heartbeat(progressOf(looks));
   const measure = (version: string, w: { from: number; to: number }) =>
     retried(ctx, beat, async () => VariantStats.parse(await ports.metrics.variantStats(s.model, version, w)));
@@ -63,5 +64,5 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
     looks.push({ at, results });
     if (breached) break;
   }
-  return { looks, progress: p, requests };
+  return { looks, progress: p, requests, ranMs: Math.floor(performance.now() - ran) };
 }

@@ -135,4 +135,10 @@ export interface LooksReply {
   looks: Array<{ at: number; results: GateResult[] }>;
   progress: LookProgress;
   requests: number;
+  /**
+   * How long this attempt ran, on the worker's monotonic clock: a duration, so clock skew between worker
+   * and server cannot change it. The workflow's clock when it comes back is at least the activity's
+   * scheduling plus this; a clock behind that is a query's stale replay (StaleClock). Absent before 2026-12.
+   */
+  ranMs?: number;
 }

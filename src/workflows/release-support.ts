@@ -4,18 +4,18 @@ import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus } from '../domain/release';
 
 /**
- * The workflow's clock is behind a timer that has fired: the activation is stamped with an older workflow
- * task's time. The SDK (1.24) does this when it replays a history for a query on a worker that does not
- * cache the release, and the history ends in events no workflow task has started on yet (the worker that
- * held the release died, its sticky task is waiting to time out, and `rollout watch` or the Web UI asks for
- * the status). Deciding on that clock caches state the real task's replay would not reproduce: a second
+ * The workflow's clock is behind a timer that has fired, or a takeChecks that has come back: the activation
+ * is stamped with an older workflow task's time. The SDK (1.24) does this when it replays a history for a
+ * query on a worker that does not cache the release, and the history ends in events no workflow task has
+ * started on yet (the worker that held the release died, its sticky task is waiting to time out, and
+ * `rollout watch` or the Web UI asks for the status). Deciding on that clock caches state the real task's replay would not reproduce: a second
  * timer, a measurement skipped, and a nondeterminism failure on every later task. Thrown out of the
  * workflow, this fails that activation instead (the query fails, the cached state is evicted) and the next
  * task replays with the right clock. It is a plain Error on purpose: it fails the task, never the release.
  */
 export class StaleClock extends Error {
-  constructor(due: number, now: number) {
-    super(`timer due at ${new Date(due).toISOString()} fired with the workflow clock at ${new Date(now).toISOString()}: stale activation, not deciding on it`);
+  constructor(due: number, now: number, what = 'timer due') {
+    super(`${what} at ${new Date(due).toISOString()} came with the workflow clock at ${new Date(now).toISOString()}: stale activation, not deciding on it`);
     this.name = 'StaleClock';
   }
 }
@@ -42,8 +42,16 @@ export async function sleepUntil(at: number, summary: string, wake: () => boolea
       CancellationScope.current().cancel();
     }
   });
-  if (!woken && Date.now() + CLOCK_SLACK_MS < at) throw new StaleClock(at, Date.now());
+  if (!woken) clockPast(at, 'timer due');
   return woken;
+}
+
+/**
+ * Refuses an activation whose clock is before `at`, a time the events it brings prove has passed (a timer's
+ * due time; an activity's scheduling plus how long it ran): the stale clock of a query's replay.
+ */
+export function clockPast(at: number, what: string): void {
+  if (Date.now() + CLOCK_SLACK_MS < at) throw new StaleClock(at, Date.now(), what);
 }
 
 export function failed(results: GateResult[]): GateResult[] {

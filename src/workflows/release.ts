@@ -68,7 +68,7 @@ import {
 import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
 import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
 import { record } from './release-record';
-import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
+import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, clockPast, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
 export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
@@ -628,7 +628,8 @@ class Release {
     };
     if (interrupted()) return acted();
     const limits = { minMs: spec.minMs, maxMs: spec.maxMs, intervalMs: spec.intervalMs, failureLimit: this.m.gates.failureLimit, minRequests: spec.minRequests };
-    this.s.nextTransitionAt = nextLookAt(p, limits, Date.now());
+    const scheduledAt = Date.now();
+    this.s.nextTransitionAt = nextLookAt(p, limits, scheduledAt);
     this.publish();
     let reply: LooksReply | null;
     try {
@@ -649,6 +650,9 @@ class Release {
       this.note({ type: 'looks-failed', message: `${spec.label}: looks not taken by the worker (${causeOf(err)}); the release takes the next one itself` });
       return false;
     }
+    // A query replayed on a worker without the release in its cache delivers the reply on the clock of the
+    // task that scheduled the activity: deciding the step's end on it would cache a different next command.
+    if (reply) clockPast(scheduledAt + (reply.ranMs ?? 0), `takeChecks back after ${reply.ranMs ?? 0} ms`);
     // Interrupted: the looks in flight are dropped. An abort or a full history acts at once; a promote or
     // a pause first takes a look here, over everything since the last look recorded (the canary judges
     // from `judgedTo`, the shadow from the step's start), so no breach already in the data is skipped.

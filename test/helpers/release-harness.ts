@@ -10,6 +10,8 @@ import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../..
 import type { Ports } from '../../src/activities/ports';
 import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
 
+type Activities = ReturnType<typeof createActivities>;
+
 export { registerSearchAttributes } from '../../src/simulate/run';
 import { registerSearchAttributes } from '../../src/simulate/run';
 import { releaseRecordSinks } from '../../src/report/record';
@@ -31,15 +33,15 @@ export class Harness {
     return this.env.teardown();
   }
 
-  /** Runs `fn` while a worker with the stub ports serves a fresh task queue. */
-  async withWorker<T>(ports: Ports, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  /** Runs `fn` while a worker with the stub ports (and any activity replaced) serves a fresh task queue. */
+  async withWorker<T>(ports: Ports, fn: (taskQueue: string) => Promise<T>, replaced: Partial<Activities> = {}): Promise<T> {
     const taskQueue = uniqueQueue('release');
     const worker = await Worker.create({
       connection: this.env.nativeConnection,
       namespace: this.env.namespace ?? 'default',
       taskQueue,
       workflowBundle: this.workflowBundle,
-      activities: createActivities(ports),
+      activities: { ...createActivities(ports), ...replaced },
       sinks: releaseRecordSinks(),
       // Cancellation reaches a heartbeating activity within a second, not the default minute.
       maxHeartbeatThrottleInterval: '1s',

@@ -223,8 +223,10 @@ it('given the worker holding the release SIGKILLed in the shadow, the bake, the 
  * worker that does not cache it, resolving the timer that fired during the outage on the previous task's
  * clock; deciding on that clock used to cache a second timer that no later replay reproduced
  * ("[TMPRL1100] Nondeterminism error: No command scheduled for event TimerStarted"), and the release was
- * stuck. `StaleClock` now refuses that activation. DRILLS_KEEP=1 keeps every process's log; the workers'
- * logs show "stale activation, not deciding on it" where the guard acted.
+ * stuck. `StaleClock` now refuses that activation. The same holds for a takeChecks that came back during
+ * the outage: its reply says how long it ran, and a clock behind its scheduling plus that is refused (CI
+ * saw this drill stuck for 600 s before). DRILLS_KEEP=1 keeps every process's log; the workers' logs show
+ * "stale activation, not deciding on it" where the guard acted.
  */
 it('given status queries while the worker holding the release is dead, then the release still ends promoted', () => killDrill(true), 600_000);
 

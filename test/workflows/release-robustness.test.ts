@@ -4,6 +4,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import fc from 'fast-check';
 import { ApplicationFailure } from '@temporalio/common';
 import { releaseWorkflowId } from '../../src/constants';
+import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 import { TIMELINE_LIMITS } from '../../src/domain/timeline';
 import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
@@ -73,6 +74,31 @@ it('given an update whose payload has an unknown field, then the update is refus
     expect((await handle.result()).outcome).toBe('promoted');
   });
 });
+
+/**
+ * A query replayed on a worker that does not cache the release delivers a takeChecks reply on the clock of
+ * the task that scheduled it (the drills' "status queries while the worker holding the release is dead").
+ * Here the reply says it ran 3 s when the workflow's clock says no time has passed: the workflow refuses the
+ * task, naming the stale clock, and decides once a task's clock is past the activity's return.
+ */
+it('given a takeChecks reply that ran longer than the workflow clock has moved, then the task is refused as a stale activation and the release goes on once the clock has caught up', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
+  let calls = 0;
+  const takeChecks = async (req: LooksRequest): Promise<LooksReply> => ({ looks: [], progress: req.progress, requests: req.requests, ranMs: calls++ === 0 ? 3_000 : 0 });
+  await h.withWorker(
+    ports,
+    async (q) => {
+      const handle = await h.start(q, m);
+      const result = await handle.result();
+      expect(result.outcome).toBe('promoted');
+      const refused = (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes) ?? [];
+      expect(refused.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message)).toEqual([expect.stringMatching(/^takeChecks back after 3000 ms at .* came with the workflow clock at .*: stale activation, not deciding on it$/)]);
+    },
+    { takeChecks },
+  );
+  expect(calls).toBeGreaterThanOrEqual(1);
+}, 60_000);
 
 describe('accepted manifests, generated', () => {
   // fast-check draws plausible edits of a short release; every manifest the schema accepts must end in
