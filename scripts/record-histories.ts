@@ -4,11 +4,13 @@
 // versioned with patched(), and commit the result:  npm run record-histories
 import fs from 'node:fs';
 import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
-import { actionSignals, actionUpdates } from '../src/workflows/release';
+import type { ReleaseStatus } from '../src/domain/release';
+import { actionSignals, actionUpdates, statusQuery, type releaseWorkflow } from '../src/workflows/release';
 import { aManifest } from '../test/helpers/builders';
 import { Harness } from '../test/helpers/release-harness';
 import { BROKEN, HEALTHY, StubPorts, type VariantBehaviour } from '../test/helpers/stub-ports';
@@ -25,6 +27,14 @@ const BUSY = (b: VariantBehaviour): VariantBehaviour => ({ ...b, rpm: 60_000 });
 /** A bake looked at every 2 s, longer than takeChecks' 30 s wake: looks come back in two batches or more. */
 const fastLooks = (model: string) =>
   aManifest({ model, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '40s', interval: '2s', extension: '20s' }, { kind: 'fullRollout' }] });
+
+/** Polls a release on a real-time server until its status says so (a minute at most). */
+async function untilLive(handle: WorkflowHandle<typeof releaseWorkflow>, ok: (s: ReleaseStatus) => boolean): Promise<void> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    if (ok(await handle.query(statusQuery))) return;
+  }
+  throw new Error('the release never reached the expected state');
+}
 
 async function main(): Promise<void> {
   const h = await Harness.create();
@@ -82,6 +92,27 @@ async function main(): Promise<void> {
         return at >= brokenFrom ? BUSY(BROKEN) : BUSY(HEALTHY);
       };
       await save('fast-looks-breach', ports, m, undefined, await onDevServer());
+    },
+    'fast-looks-paused-promoted': async () => {
+      // takeChecks cancelled twice: by a pause 6 s into the bake (the release takes a look itself, then its
+      // own timers while paused), and, after a resume, by a promote (one look itself, the rest skipped).
+      const ports = new StubPorts({ behaviours: { v1: BUSY(HEALTHY), v2: BUSY(HEALTHY) } });
+      const live = await onDevServer();
+      await save(
+        'fast-looks-paused-promoted',
+        ports,
+        fastLooks('replay-fast-paused'),
+        async (handle) => {
+          await untilLive(handle, (s) => s.phase === 'canary' && s.plan[s.stepIndex]?.kind === 'bake');
+          await new Promise((r) => setTimeout(r, 6_000));
+          await handle.signal(actionSignals.pause, { by: 'erin', reason: 'checking a dashboard' });
+          await new Promise((r) => setTimeout(r, 5_000));
+          await handle.signal(actionSignals.resume, { by: 'erin', reason: 'dashboard fine' });
+          await new Promise((r) => setTimeout(r, 6_000));
+          await handle.executeUpdate(actionUpdates.promote, { args: [{ by: 'alice', reason: 'enough seen' }] });
+        },
+        live,
+      );
     },
   };
 
