@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { actionsFromHistory } from '../client/actions-history';
+import { liveLooks, type LiveLooks } from '../client/live-looks';
 import { followRelease, formatEntry } from '../client/progress';
 import { ReleaseConflictError, startRelease } from '../client/releases';
 import { ConfigError, loadCliConfig, type CliConfig } from '../config';
@@ -236,8 +237,10 @@ async function start(flags: ConnectionFlags & { file?: string; wait?: boolean; u
 
 async function status(id: string, flags: ConnectionFlags): Promise<number> {
   return withConnection(flags, async (c) => {
-    const s = await statusOf(await findRelease(c, id));
-    print(flags, renderStatus(s), s);
+    const found = await findRelease(c, id);
+    const s = await statusOf(found);
+    const live = found.execution === 'RUNNING' && !s.outcome ? await liveLooks(found.handle).catch(() => null) : null;
+    print(flags, renderStatus(s, Date.now(), live), live ? { ...s, liveLooks: live } : s);
     return EXIT.ok;
   });
 }
@@ -296,6 +299,8 @@ async function watch(id: string, flags: ConnectionFlags & { interval: string }):
     const tty = process.stdout.isTTY && !flags.json;
     let last = '';
     let lastStatus: ReleaseStatus | null = null;
+    // A fast step's looks in the worker, read beside each redraw and shown at the next one.
+    let live: LiveLooks | null = null;
     const draw = (s: ReleaseStatus) => {
       lastStatus = s;
       if (flags.json) {
@@ -304,7 +309,8 @@ async function watch(id: string, flags: ConnectionFlags & { interval: string }):
         last = line;
         return;
       }
-      const screen = renderWatch(s);
+      if (!s.outcome) void liveLooks(found.handle).then((l) => (live = l), () => (live = null));
+      const screen = renderWatch(s, Date.now(), s.outcome ? null : live);
       if (tty) process.stdout.write(`\x1b[H\x1b[2J${screen}\n`);
       else if (screen.replace(/in \d.*$/gm, '') !== last) process.stdout.write(`${screen}\n\n`);
       last = screen.replace(/in \d.*$/gm, '');

@@ -5,6 +5,7 @@ import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus, TimelineEntry } from '../domain/release';
 import type { OperatingCharacteristics } from '../simulate/montecarlo';
 import type { RecordedAction } from '../client/actions-history';
+import type { LiveLooks } from '../client/live-looks';
 
 const BAR = 30;
 
@@ -31,8 +32,17 @@ function gateLines(gates: ReleaseStatus['gates']): string[] {
   return entries.map((g) => `  ${g.gate.padEnd(20)} ${g.outcome.padEnd(17)} ${g.summary}  [${g.at.slice(11, 19)}]`);
 }
 
+/** The pending takeChecks' looks, which the release's status shows only once the activity comes back. */
+export function liveLooksLine(l: LiveLooks | null | undefined): string | null {
+  if (!l) return null;
+  const since = l.since ? ` since ${l.since.slice(11, 19)}` : '';
+  const retry = l.attempt > 1 ? `, attempt ${l.attempt}` : '';
+  if (!l.last) return `${l.looks} taken in the worker${since}${retry}`;
+  return `${l.looks} taken in the worker${since}${retry}, not yet above; last ${l.last.at.slice(11, 19)} ${l.last.outcome}: ${truncate(l.last.summary, 90)}`;
+}
+
 /** `rollout status`: a summary a human reads in one glance. */
-export function renderStatus(s: ReleaseStatus, now = Date.now()): string {
+export function renderStatus(s: ReleaseStatus, now = Date.now(), live?: LiveLooks | null): string {
   const lines = [
     `${s.releaseId}`,
     `  model      ${s.model}: ${s.candidate} (champion ${s.champion}), ${s.strategy}, blast radius ${s.blastRadius}`,
@@ -47,11 +57,14 @@ export function renderStatus(s: ReleaseStatus, now = Date.now()): string {
   }
   if (s.rollback) lines.push(`  rollback   ${s.rollback.trigger}${s.rollback.by ? ` by ${s.rollback.by}` : ''}: ${s.rollback.reason}; traffic restored ${s.rollback.trafficRestoredAt ?? 'not yet'}`);
   lines.push('  gates', ...gateLines(s.gates).map((l) => `  ${l}`));
+  const looks = liveLooksLine(live);
+  if (looks) lines.push(`  looks      ${looks}`);
   return lines.join('\n');
 }
 
 /** `rollout watch`: the live screen, redrawn every second. */
-export function renderWatch(s: ReleaseStatus, now = Date.now()): string {
+export function renderWatch(s: ReleaseStatus, now = Date.now(), live?: LiveLooks | null): string {
+  const looks = liveLooksLine(live);
   const last = s.timeline.slice(-5).map((e) => `  ${e.at.slice(11, 19)} ${e.type.padEnd(18)} ${truncate(e.message, 110)}`);
   const lines = [
     `${s.releaseId}   ${s.model} ${s.candidate} (champion ${s.champion})   ${s.strategy}`,
@@ -60,6 +73,7 @@ export function renderWatch(s: ReleaseStatus, now = Date.now()): string {
     `traffic    ${s.candidate} ${trafficBar(s.traffic.candidatePercent)} ${s.traffic.candidatePercent}%   ${s.champion} ${100 - s.traffic.candidatePercent}%${s.traffic.shadowSampleRate ? `   shadow ${s.traffic.shadowSampleRate * 100}%` : ''}`,
     'gates',
     ...gateLines(s.gates),
+    ...(looks ? [`looks      ${looks}`] : []),
     `approval   ${s.pendingApproval ? `${s.pendingApproval.reason} — approvers ${s.pendingApproval.approvers.join(', ') || 'anyone'} — deadline ${until(s.pendingApproval.deadline, now)}, then ${s.pendingApproval.onTimeout}` : 'none pending'}`,
     `next step  ${s.outcome ? '–' : until(s.nextTransitionAt, now)}`,
     'recent',

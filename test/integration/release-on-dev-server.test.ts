@@ -1,10 +1,11 @@
 // Releases on a real Temporal dev server (one per test run): visibility, and durability across workers.
-import { Worker } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { actionsFromHistory } from '../../src/client/actions-history';
 import { startRelease } from '../../src/client/releases';
 import { actionSignals, actionUpdates, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
+import { cli } from '../helpers/cli';
 import { HEALTHY, StubPorts } from '../helpers/stub-ports';
 import { uniqueQueue, useDevServer } from '../helpers/temporal';
 import { releaseRecordSinks } from '../../src/report/record';
@@ -26,8 +27,8 @@ const fastRelease = () =>
 
 const busy = () => new StubPorts({ behaviours: { v1: { ...HEALTHY, rpm: 60_000 }, v2: { ...HEALTHY, rpm: 60_000 } } });
 
-function newWorker(taskQueue: string, ports: StubPorts): Promise<Worker> {
-  return Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports), sinks: releaseRecordSinks() });
+function newWorker(taskQueue: string, ports: StubPorts, options: Partial<WorkerOptions> = {}): Promise<Worker> {
+  return Worker.create({ connection: ctx.server.native, taskQueue, workflowBundle: ctx.workflowBundle, activities: createActivities(ports), sinks: releaseRecordSinks(), ...options });
 }
 
 it('given a release on the dev server, then it is promoted and the Web UI can find it by model and phase', async () => {
@@ -43,7 +44,7 @@ it('given a release on the dev server, then it is promoted and the Web UI can fi
   expect(ports.routes.get(m.model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
 
   // Looks every 2 s are taken by one takeChecks activity per step (the bake and the watch are shorter
-  // than its 30 s wake), not by a timer and two local activities each.
+  // than its 2-minute wake), not by a timer and two local activities each.
   const history = await ctx.server.client.workflow.getHandle(`release/${m.model}`).fetchHistory();
   const events = history.events ?? [];
   const checks = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks');
@@ -95,13 +96,22 @@ it('given a bake whose looks a takeChecks is taking, when a human promotes, then
   const taskQueue = uniqueQueue('promote');
   const ports = busy();
   const m = aManifest({ gates: { minSampleSize: 50 }, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '10m', interval: '1s' }, { kind: 'fullRollout' }] });
-  const worker = await newWorker(taskQueue, ports);
+  // Heartbeats reach the server every second here (by default at most every 16 s, 80% of the heartbeat timeout).
+  const worker = await newWorker(taskQueue, ports, { maxHeartbeatThrottleInterval: '1s' });
   const result = await worker.runUntil(async () => {
     const { handle } = await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue });
     for (let i = 0; i < 100 && (await handle.query(statusQuery)).plan[(await handle.query(statusQuery)).stepIndex]?.kind !== 'bake'; i++) await new Promise((r) => setTimeout(r, 100));
-    // Well inside takeChecks' 30 s: its looks so far are in the activity, none back in the workflow yet.
+    // Well inside takeChecks' wake: its looks so far are in the activity, none back in the workflow yet.
     await new Promise((r) => setTimeout(r, 3_000));
     expect((await handle.query(statusQuery)).timeline.some((e) => e.type === 'measurement')).toBe(false);
+    // `rollout status` shows them anyway, from the activity's heartbeat.
+    const env = { TEMPORAL_ADDRESS: ctx.server.address, TEMPORAL_TASK_QUEUE: taskQueue };
+    const [json, text] = await Promise.all([cli(['status', m.model, '--json'], env), cli(['status', m.model], env)]);
+    expect(json.code).toBe(0);
+    const live = (JSON.parse(json.stdout) as { liveLooks?: { looks: number; last?: { outcome: string } } }).liveLooks;
+    expect(live?.looks).toBeGreaterThanOrEqual(1);
+    expect(live?.last?.outcome).toMatch(/^(pass|fail|insufficient-data)$/);
+    expect(text.stdout).toMatch(/^ {2}looks {6}\d+ taken in the worker since \d\d:\d\d:\d\d, not yet above; last \d\d:\d\d:\d\d /m);
     await handle.executeUpdate(actionUpdates.promote, { args: [{ by: 'bob', reason: 'hotfix, dashboards clean' }] });
     return handle.result();
   });

@@ -47,6 +47,14 @@ it('watch shows the plan position, the split, the gates, the approval deadline a
   expect(screen).toMatch(/next step\s+in 1h/);
 });
 
+it('status and watch add the looks a takeChecks has taken in the worker, which the release shows only when it comes back', () => {
+  const live = { looks: 4, since: iso(1_000), attempt: 1, last: { at: iso(41_000), outcome: 'pass', summary: 'error rate 1% vs 1%' } };
+  expect(renderStatus(status(), T0, live)).toMatch(/^ {2}looks {6}4 taken in the worker since 10:00:01, not yet above; last 10:00:41 pass: error rate 1% vs 1%$/m);
+  expect(renderWatch(status(), T0, live)).toMatch(/^looks {6}4 taken in the worker since 10:00:01, not yet above; last 10:00:41 pass/m);
+  expect(renderStatus(status(), T0, { looks: 0, since: iso(1_000), attempt: 2 })).toMatch(/^ {2}looks {6}0 taken in the worker since 10:00:01, attempt 2$/m);
+  expect(renderStatus(status(), T0, null)).not.toMatch(/looks/);
+});
+
 it('status names the phase, traffic, approval and rollback', () => {
   const s = renderStatus(status({ phase: 'rolled-back', outcome: 'rolled-back', pendingApproval: null, rollback: { trigger: 'gate-breach', reason: 'error-rate breached', startedAt: iso(0), trafficRestoredAt: iso(1000), evidence: [errorGate], impact: { candidateRequests: 1200, candidateErrors: 36 }, compensationFailures: [] } }), T0);
   expect(s).toMatch(/phase\s+rolled-back — outcome rolled-back/);
