@@ -24,7 +24,10 @@ const ONLY = process.argv.includes('--only') ? (process.argv[process.argv.indexO
 
 /** Busy enough that a 2 s look has its samples. */
 const BUSY = (b: VariantBehaviour): VariantBehaviour => ({ ...b, rpm: 60_000 });
-/** A bake looked at every 2 s, longer than takeChecks' 30 s wake: looks come back in two batches or more. */
+/**
+ * A bake looked at every 2 s. The fast-looks histories were recorded when takeChecks woke every 30 s: their
+ * looks came back in two batches. Re-recorded now, a 40 s bake comes back in one (the wake is 2 minutes).
+ */
 const fastLooks = (model: string) =>
   aManifest({ model, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '40s', interval: '2s', extension: '20s' }, { kind: 'fullRollout' }] });
 
