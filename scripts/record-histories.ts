@@ -26,7 +26,8 @@ const ONLY = process.argv.includes('--only') ? (process.argv[process.argv.indexO
 const BUSY = (b: VariantBehaviour): VariantBehaviour => ({ ...b, rpm: 60_000 });
 /**
  * A bake looked at every 2 s. The fast-looks histories were recorded when takeChecks woke every 30 s: their
- * looks came back in two batches. Re-recorded now, a 40 s bake comes back in one (the wake is 2 minutes).
+ * 40 s bakes came back in two batches. Recorded again at today's 2-minute wake they would come back in one
+ * (and lose the two-batch case), so they are kept as recorded.
  */
 const fastLooks = (model: string) =>
   aManifest({ model, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '40s', interval: '2s', extension: '20s' }, { kind: 'fullRollout' }] });

@@ -64,5 +64,5 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
     looks.push({ at, results });
     if (breached) break;
   }
-  return { looks, progress: p, requests, ranMs: Math.floor(performance.now() - ran) };
+  return { looks, progress: p, requests, ranMs: Math.floor(performance.now() - ran), attemptScheduledAt: ctx.info.currentAttemptScheduledTimestampMs };
 }

@@ -299,8 +299,19 @@ async function watch(id: string, flags: ConnectionFlags & { interval: string }):
     const tty = process.stdout.isTTY && !flags.json;
     let last = '';
     let lastStatus: ReleaseStatus | null = null;
-    // A fast step's looks in the worker, read beside each redraw and shown at the next one.
+    // A fast step's looks in the worker, read beside the redraws (one read at a time, at most every 2 s)
+    // and shown from the next one.
     let live: LiveLooks | null = null;
+    let reading = false;
+    let readAt = 0;
+    const readLive = () => {
+      if (reading || Date.now() - readAt < 2_000) return;
+      reading = true;
+      readAt = Date.now();
+      void liveLooks(found.handle)
+        .then((l) => (live = l), () => (live = null))
+        .finally(() => (reading = false));
+    };
     const draw = (s: ReleaseStatus) => {
       lastStatus = s;
       if (flags.json) {
@@ -309,7 +320,7 @@ async function watch(id: string, flags: ConnectionFlags & { interval: string }):
         last = line;
         return;
       }
-      if (!s.outcome) void liveLooks(found.handle).then((l) => (live = l), () => (live = null));
+      if (!s.outcome) readLive();
       const screen = renderWatch(s, Date.now(), s.outcome ? null : live);
       if (tty) process.stdout.write(`\x1b[H\x1b[2J${screen}\n`);
       else if (screen.replace(/in \d.*$/gm, '') !== last) process.stdout.write(`${screen}\n\n`);

@@ -141,4 +141,6 @@ export interface LooksReply {
    * scheduling plus this; a clock behind that is a query's stale replay (StaleClock). Absent before 2026-12.
    */
   ranMs?: number;
+  /** When the server scheduled this attempt (its clock, as the workflow's): a retried attempt began later than the activity. */
+  attemptScheduledAt?: number;
 }

@@ -50,8 +50,21 @@ export async function sleepUntil(at: number, summary: string, wake: () => boolea
  * Refuses an activation whose clock is before `at`, a time the events it brings prove has passed (a timer's
  * due time; an activity's scheduling plus how long it ran): the stale clock of a query's replay.
  */
-export function clockPast(at: number, what: string): void {
-  if (Date.now() + CLOCK_SLACK_MS < at) throw new StaleClock(at, Date.now(), what);
+export function clockPast(at: number, what: string, slackMs = CLOCK_SLACK_MS): void {
+  if (Date.now() + slackMs < at) throw new StaleClock(at, Date.now(), what);
+}
+
+/**
+ * A takeChecks that settled (a reply, or a failure) came in a later task than the one that scheduled it,
+ * whose clock is past the attempt's scheduling plus how long it ran. The duration is on the worker's
+ * monotonic clock, which NTP may slew by up to 500 ppm: the slack grows with it, so a real task is never
+ * refused. A clock not past the scheduling task's own is stale whatever the reply says.
+ */
+export function clockPastReply(scheduledAt: number, reply: { ranMs?: number; attemptScheduledAt?: number } | undefined): void {
+  if (Date.now() <= scheduledAt) throw new StaleClock(scheduledAt, Date.now(), 'takeChecks settled after its scheduling');
+  const ran = reply?.ranMs ?? 0;
+  const from = Math.max(scheduledAt, reply?.attemptScheduledAt ?? 0);
+  clockPast(from + ran, `takeChecks back after ${ran} ms`, CLOCK_SLACK_MS + Math.ceil(ran / 500));
 }
 
 export function failed(results: GateResult[]): GateResult[] {

@@ -68,7 +68,7 @@ import {
 import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
 import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
 import { record } from './release-record';
-import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, clockPast, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
+import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, clockPastReply, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
 export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
@@ -632,13 +632,17 @@ class Release {
     this.s.nextTransitionAt = nextLookAt(p, limits, scheduledAt);
     this.publish();
     let reply: LooksReply | null;
+    // What the activity came back with, even when a message won the race in the same activation.
+    let settled: LooksReply | undefined;
     try {
       reply = await CancellationScope.cancellable(async () => {
         try {
           return await Promise.race([
-            lookActs(spec.intervalMs).takeChecks.executeWithOptions({ summary: `${spec.label}: looks every ${spec.intervalMs / 1000} s` }, [
-              { kind: spec.kind, subject: this.lookSubject(), limits, progress: p, requests: this.shadowRequests, wakeAfterMs: WAKE_AFTER_MS },
-            ]),
+            lookActs(spec.intervalMs)
+              .takeChecks.executeWithOptions({ summary: `${spec.label}: looks every ${spec.intervalMs / 1000} s` }, [
+                { kind: spec.kind, subject: this.lookSubject(), limits, progress: p, requests: this.shadowRequests, wakeAfterMs: WAKE_AFTER_MS },
+              ])
+              .then((r) => (settled = r)),
             condition(interrupted).then(() => null),
           ]);
         } finally {
@@ -647,12 +651,13 @@ class Release {
       });
     } catch (err) {
       if (isCancellation(err) && CancellationScope.current().consideredCancelled) throw err;
+      if (!isCancellation(err)) clockPastReply(scheduledAt, undefined);
       this.note({ type: 'looks-failed', message: `${spec.label}: looks not taken by the worker (${causeOf(err)}); the release takes the next one itself` });
       return false;
     }
     // A query replayed on a worker without the release in its cache delivers the reply on the clock of the
     // task that scheduled the activity: deciding the step's end on it would cache a different next command.
-    if (reply) clockPast(scheduledAt + (reply.ranMs ?? 0), `takeChecks back after ${reply.ranMs ?? 0} ms`);
+    if (reply ?? settled) clockPastReply(scheduledAt, reply ?? settled);
     // Interrupted: the looks in flight are dropped. An abort or a full history acts at once; a promote or
     // a pause first takes a look here, over everything since the last look recorded (the canary judges
     // from `judgedTo`, the shadow from the step's start), so no breach already in the data is skipped.

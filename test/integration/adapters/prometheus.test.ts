@@ -70,10 +70,13 @@ it('given real traffic, then Prometheus counts each variant within the extrapola
   expect(s2.errors / s2.requests).toBeGreaterThan(0.2);
   expect(s2.errors / s2.requests).toBeLessThan(0.3);
   // Latency: v1 answers at once, v2 after 60 ms. The p99 is the upper bound of the bucket it falls in
-  // (src/domain/quantile.ts), as the embedded provider reports it: 75 ms, not an interpolation.
+  // (src/domain/quantile.ts), as the embedded provider reports it: 75 ms on a quiet machine, not an
+  // interpolation; on a loaded one (CI once measured it so) a few answers fall in the next bucket, 100 ms.
   expect(s1.latencyP99Ms).toBeLessThanOrEqual(25);
-  expect(s2.latencyP99Ms).toBe(75);
-  expect(s2.latencyHistogram?.reduce((a, [, n]) => a + n, 0)).toBe(s2.requests);
+  expect([75, 100]).toContain(s2.latencyP99Ms);
+  expect(s2.latencyHistogram?.map(([bound]) => bound)).toContain(s2.latencyP99Ms);
+  // Two series, each extrapolated by increase() and rounded: they agree within a request or two (CI saw 338 and 337).
+  expect(Math.abs((s2.latencyHistogram?.reduce((a, [, n]) => a + n, 0) ?? 0) - s2.requests)).toBeLessThanOrEqual(Math.max(2, s2.requests * 0.01));
 });
 
 it('given those measurements, then the canary gates fail the candidate on errors and on a significant latency regression', async () => {

@@ -47,8 +47,14 @@ describe('takeChecks: a step looked at every interval by the worker', () => {
     const { ports, reads } = metricsPort(0.01);
     const req = aRequest({ intervalMs: 50, wakeAfterMs: 400 });
     const t0 = Date.now();
-    const reply = await run(new MockActivityEnvironment(), ports, req);
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(400);
+    const env = new MockActivityEnvironment();
+    const reply = await run(env, ports, req);
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(400);
+    // How long it ran and when its attempt was scheduled: what the workflow's stale-clock guard compares.
+    expect(reply.ranMs).toBeGreaterThanOrEqual(399);
+    expect(reply.ranMs).toBeLessThanOrEqual(took + 1);
+    expect(reply.attemptScheduledAt).toBe(env.context.info.currentAttemptScheduledTimestampMs);
     expect(reply.looks.length).toBeGreaterThanOrEqual(5);
     expect(reply.looks.length).toBeLessThanOrEqual(9);
     const ats = reply.looks.map((l) => l.at);
