@@ -8,8 +8,9 @@ import type { ReleaseStatus } from '../domain/release';
  * is stamped with an older workflow task's time. The SDK (1.24) does this when it replays a history for a
  * query on a worker that does not cache the release, and the history ends in events no workflow task has
  * started on yet (the worker that held the release died, its sticky task is waiting to time out, and
- * `rollout watch` or the Web UI asks for the status). Deciding on that clock caches state the real task's replay would not reproduce: a second
- * timer, a measurement skipped, and a nondeterminism failure on every later task. Thrown out of the
+ * `rollout watch` or the Web UI asks for the status). Deciding on that clock caches state the real task's
+ * replay would not reproduce: a second timer, a measurement skipped, and a nondeterminism failure on every
+ * later task. Thrown out of the
  * workflow, this fails that activation instead (the query fails, the cached state is evicted) and the next
  * task replays with the right clock. It is a plain Error on purpose: it fails the task, never the release.
  */
@@ -50,7 +51,7 @@ export async function sleepUntil(at: number, summary: string, wake: () => boolea
  * Refuses an activation whose clock is before `at`, a time the events it brings prove has passed (a timer's
  * due time; an activity's scheduling plus how long it ran): the stale clock of a query's replay.
  */
-export function clockPast(at: number, what: string, slackMs = CLOCK_SLACK_MS): void {
+function clockPast(at: number, what: string, slackMs = CLOCK_SLACK_MS): void {
   if (Date.now() + slackMs < at) throw new StaleClock(at, Date.now(), what);
 }
 

@@ -651,7 +651,9 @@ class Release {
       });
     } catch (err) {
       if (isCancellation(err) && CancellationScope.current().consideredCancelled) throw err;
-      if (!isCancellation(err)) clockPastReply(scheduledAt, undefined);
+      // Only a failure the server reported came in a later task; one thrown while scheduling (an input the
+      // converter refuses) comes in this task, and refusing it would fail every replay of it alike.
+      if (err instanceof ActivityFailure && !isCancellation(err)) clockPastReply(scheduledAt, undefined);
       this.note({ type: 'looks-failed', message: `${spec.label}: looks not taken by the worker (${causeOf(err)}); the release takes the next one itself` });
       return false;
     }

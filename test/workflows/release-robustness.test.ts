@@ -100,6 +100,26 @@ it('given a takeChecks reply that ran longer than the workflow clock has moved, 
   expect(calls).toBeGreaterThanOrEqual(1);
 }, 60_000);
 
+it('given a takeChecks that fails, then no task is refused as stale: the release notes it, takes its looks itself and is promoted', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
+  const takeChecks = async (): Promise<LooksReply> => {
+    throw ApplicationFailure.nonRetryable('metrics backend gone', 'MetricsDown');
+  };
+  await h.withWorker(
+    ports,
+    async (q) => {
+      const handle = await h.start(q, m);
+      const result = await handle.result();
+      expect(result.outcome).toBe('promoted');
+      expect(result.status.timeline.filter((e) => e.type === 'looks-failed').length).toBeGreaterThanOrEqual(1);
+      expect(result.status.timeline.some((e) => e.type === 'measurement')).toBe(true);
+      expect((await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+    },
+    { takeChecks },
+  );
+}, 60_000);
+
 describe('accepted manifests, generated', () => {
   // fast-check draws plausible edits of a short release; every manifest the schema accepts must end in
   // one of the five outcomes under time skipping, with nobody answering its approvals.
