@@ -4,13 +4,11 @@
 // versioned with patched(), and commit the result:  npm run record-histories
 import fs from 'node:fs';
 import path from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
-import type { ReleaseStatus } from '../src/domain/release';
-import { actionSignals, actionUpdates, statusQuery, type releaseWorkflow } from '../src/workflows/release';
+import { actionSignals, actionUpdates } from '../src/workflows/release';
 import { aManifest } from '../test/helpers/builders';
 import { Harness } from '../test/helpers/release-harness';
 import { BROKEN, HEALTHY, StubPorts, type VariantBehaviour } from '../test/helpers/stub-ports';
@@ -31,14 +29,6 @@ const BUSY = (b: VariantBehaviour): VariantBehaviour => ({ ...b, rpm: 60_000 });
  */
 const fastLooks = (model: string) =>
   aManifest({ model, plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '40s', interval: '2s', extension: '20s' }, { kind: 'fullRollout' }] });
-
-/** Polls a release on a real-time server until its status says so (a minute at most). */
-async function untilLive(handle: WorkflowHandle<typeof releaseWorkflow>, ok: (s: ReleaseStatus) => boolean): Promise<void> {
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-    if (ok(await handle.query(statusQuery))) return;
-  }
-  throw new Error('the release never reached the expected state');
-}
 
 async function main(): Promise<void> {
   const h = await Harness.create();
@@ -107,7 +97,8 @@ async function main(): Promise<void> {
         ports,
         fastLooks('replay-fast-paused'),
         async (handle) => {
-          await untilLive(handle, (s) => s.phase === 'canary' && s.plan[s.stepIndex]?.kind === 'bake');
+          // On the dev server the harness's wait sleeps in real time, a quarter second a poll.
+          await live.until(handle, (s) => s.phase === 'canary' && s.plan[s.stepIndex]?.kind === 'bake', { step: 250 });
           await new Promise((r) => setTimeout(r, 6_000));
           await handle.signal(actionSignals.pause, { by: 'erin', reason: 'checking a dashboard' });
           await new Promise((r) => setTimeout(r, 5_000));
