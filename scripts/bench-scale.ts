@@ -10,12 +10,16 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
 // the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
 // (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --profile DIR
 // writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
+// --memory loads scripts/heap-probe.ts into the worker and adds a table splitting the RSS at its peak: the
+// main thread's V8 heap (activities, the SDK's bridge), the workflow thread's (the cached releases), the
+// heaps' reserved total and what lies outside them (the SDK's Rust core, code, malloc). --snapshot also
+// writes a heap snapshot of each thread after the window, to $TMPDIR/bench-scale-heap-<server>-<N>/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,6 +52,8 @@ const { values } = parseArgs({
     acts: { type: 'string' },
     heap: { type: 'string' },
     profile: { type: 'string' },
+    memory: { type: 'boolean', default: false },
+    snapshot: { type: 'boolean', default: false },
   },
 });
 
@@ -69,6 +75,28 @@ interface Row {
   /** The Web UI's list filtered by phase (all N match) and by one model, to the first link; NaN without a UI. */
   uiPhaseMs: number;
   uiModelMs: number;
+  memory: Breakdown | null;
+}
+
+/** Peak-RSS sample of the window, split by --memory's probe into V8 heaps (used) and what lies outside them. */
+interface Breakdown {
+  rssMiB: number;
+  mainMiB: number;
+  workflowsMiB: number;
+  heapsTotalMiB: number;
+  outsideMiB: number;
+}
+
+function heapBreakdown(file: string, since: number): Breakdown | null {
+  const mib = (b: number) => b / 2 ** 20;
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
+  type Sample = { t: number; rss: number; main: { used: number; total: number }; threads: { used: number; total: number }[] };
+  const samples = lines.map((l) => JSON.parse(l) as Sample).filter((s) => s.t >= since);
+  const peak = samples.reduce<Sample | null>((a, s) => (a === null || s.rss > a.rss ? s : a), null);
+  if (!peak) return null;
+  const threadsUsed = peak.threads.reduce((a, t) => a + t.used, 0);
+  const heapsTotal = peak.main.total + peak.threads.reduce((a, t) => a + t.total, 0);
+  return { rssMiB: mib(peak.rss), mainMiB: mib(peak.main.used), workflowsMiB: mib(threadsUsed), heapsTotalMiB: mib(heapsTotal), outsideMiB: mib(peak.rss - heapsTotal) };
 }
 
 /** utime + stime of a process, in seconds (clock ticks of 1/100 s). */
@@ -237,9 +265,11 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
     const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
-    const worker: ChildProcess = spawn(process.execPath, [...heap, ...profile, '-r', '@swc-node/register', 'src/workers/main.ts'], {
+    const probeFile = path.join(dir, 'heap-probe.jsonl');
+    const probe = values.memory || values.snapshot ? ['-r', './scripts/heap-probe.ts'] : [];
+    const worker: ChildProcess = spawn(process.execPath, [...heap, ...profile, '-r', '@swc-node/register', ...probe, 'src/workers/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}) },
+      env: { ...process.env, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
       stdio: ['ignore', log, log],
     });
     closers.push(async () => {
@@ -290,6 +320,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     await new Promise((r) => setTimeout(r, minutes * 60_000));
     recording = false;
     clearInterval(rssTimer);
+    const memory = probe.length ? heapBreakdown(probeFile, windowStart) : null;
     const windowS = (Date.now() - windowStart) / 1000;
     const serverCpu = (serverPids().reduce((a, p) => a + cpuSeconds(p), 0) - cpuBefore) / windowS;
     const workerCpu = (cpuSeconds(worker.pid ?? 0) - workerCpuBefore) / windowS;
@@ -303,6 +334,14 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       for (let i = 1; i < rs.length; i++) drift.push((rs[i] as { at: number }).at - ((rs[i - 1] as { to: number }).to + INTERVAL_MS));
     }
 
+    if (values.snapshot) {
+      const keep = path.join(os.tmpdir(), `bench-scale-heap-${kind}-${n}`);
+      fs.mkdirSync(keep, { recursive: true });
+      fs.writeFileSync(`${probeFile}.snapshot`, '');
+      await poll('heap snapshots', async () => fs.existsSync(`${probeFile}.snapshot-done`), 900_000);
+      for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'))) fs.renameSync(path.join(dir, f), path.join(keep, f));
+      process.stderr.write(`  heap snapshots in ${keep}\n`);
+    }
     const listMs = await timeQueries(async () => {
       for await (const _ of client.workflow.list({ query: `RolloutModel = "${models[Math.floor(n / 2)]}"` })) void _;
     });
@@ -325,6 +364,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       countMs,
       uiPhaseMs,
       uiModelMs,
+      memory,
     };
   } finally {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -338,10 +378,19 @@ function print(rows: Row[]): void {
   console.log('');
   console.log(`| Server | Releases | Start all | WFT schedule-to-start p50 / p99 | Measurement drift p50 / p99 | Measurements taken / due | Worker RSS peak | CPU, worker / server (cores) | list by model / count by phase, p50 | Web UI list by phase / by model, p50 |`);
   console.log('|---|---|---|---|---|---|---|---|---|---|');
+  const withMemory = rows.filter((r) => r.memory);
   for (const r of rows) {
     console.log(
       `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.workerCpu.toFixed(2)} / ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} | ${ms(r.uiPhaseMs)} / ${ms(r.uiModelMs)} |`,
     );
+  }
+  if (withMemory.length === 0) return;
+  console.log('');
+  console.log('| Server | Releases | RSS at its peak | Main thread heap, used | Workflow thread heap, used | V8 heaps, reserved | Outside V8 heaps | RSS per release |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of withMemory) {
+    const m = r.memory as Breakdown;
+    console.log(`| ${r.server} | ${r.n} | ${m.rssMiB.toFixed(0)} MiB | ${m.mainMiB.toFixed(0)} MiB | ${m.workflowsMiB.toFixed(0)} MiB | ${m.heapsTotalMiB.toFixed(0)} MiB | ${m.outsideMiB.toFixed(0)} MiB | ${((m.rssMiB * 1024) / r.n).toFixed(0)} KiB |`);
   }
 }
 

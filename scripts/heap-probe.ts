@@ -1,0 +1,97 @@
+// Bench-only preload (`node -r ./scripts/heap-probe.ts`): where a worker's memory goes, thread by thread.
+// Through the inspector it attaches to every worker thread (the SDK runs workflows in one) and, every
+// HEAP_PROBE_EVERY_MS (5 s), appends one JSON line to HEAP_PROBE_FILE:
+//   { t, rss, main: {used, total}, threads: [{title, used, total}], external, arrayBuffers }
+// All sizes are bytes. `rss` minus the heaps' totals is what V8's heaps do not hold: the SDK's Rust core,
+// code, stacks, malloc arenas. When the file `${HEAP_PROBE_FILE}.snapshot` appears, it writes a heap
+// snapshot of every thread next to it (`<file>.<thread>.heapsnapshot`), removes the trigger and writes
+// `${HEAP_PROBE_FILE}.snapshot-done`.
+import fs from 'node:fs';
+import inspector from 'node:inspector';
+import { isMainThread } from 'node:worker_threads';
+
+// `-r` preloads into worker threads too; only the main thread probes (it reaches the others).
+const file = process.env.HEAP_PROBE_FILE;
+if (file && isMainThread) start(file, Number(process.env.HEAP_PROBE_EVERY_MS ?? 5_000));
+
+interface Thread {
+  sessionId: string;
+  title: string;
+  url: string;
+}
+
+function start(out: string, everyMs: number): void {
+  const session = new inspector.Session();
+  session.connect();
+  const threads = new Map<string, Thread>();
+  const pending = new Map<number, (result: unknown) => void>();
+  const chunks = new Map<string, fs.WriteStream>();
+  let nextId = 1;
+
+  session.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { title: string; workerId: string; url: string } } }) => {
+    const { sessionId, workerInfo } = m.params;
+    threads.set(sessionId, { sessionId, title: `thread-${workerInfo.workerId}`, url: workerInfo.url });
+  });
+  session.on('NodeWorker.detachedFromWorker', (m: { params: { sessionId: string } }) => threads.delete(m.params.sessionId));
+  session.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
+    const msg = JSON.parse(m.params.message) as { id?: number; result?: unknown; method?: string; params?: { chunk: string } };
+    if (msg.id !== undefined) {
+      pending.get(msg.id)?.(msg.result);
+      pending.delete(msg.id);
+    } else if (msg.method === 'HeapProfiler.addHeapSnapshotChunk') {
+      chunks.get(m.params.sessionId)?.write(msg.params?.chunk ?? '');
+    }
+  });
+  session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
+
+  const ask = (sessionId: string, method: string, params: object = {}): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      session.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) });
+    });
+  const mainHeap = (): Promise<{ usedSize: number; totalSize: number }> =>
+    new Promise((resolve, reject) => session.post('Runtime.getHeapUsage', (err, r) => (err ? reject(err) : resolve(r as { usedSize: number; totalSize: number }))));
+
+  const snapshot = async (): Promise<void> => {
+    for (const t of threads.values()) {
+      const stream = fs.createWriteStream(`${out}.${t.title}.heapsnapshot`);
+      chunks.set(t.sessionId, stream);
+      await ask(t.sessionId, 'HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      chunks.delete(t.sessionId);
+      await new Promise((r) => stream.end(r));
+    }
+    const stream = fs.createWriteStream(`${out}.main.heapsnapshot`);
+    session.on('HeapProfiler.addHeapSnapshotChunk', (m: { params: { chunk: string } }) => stream.write(m.params.chunk));
+    await new Promise((resolve) => session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, resolve));
+    session.removeAllListeners('HeapProfiler.addHeapSnapshotChunk');
+    await new Promise((r) => stream.end(r));
+  };
+
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void (async () => {
+      const trigger = `${out}.snapshot`;
+      if (fs.existsSync(trigger)) {
+        fs.rmSync(trigger);
+        await snapshot();
+        fs.writeFileSync(`${out}.snapshot-done`, '');
+      }
+      const main = await mainHeap();
+      const per = await Promise.all(
+        [...threads.values()].map(async (t) => {
+          const r = (await ask(t.sessionId, 'Runtime.getHeapUsage')) as { usedSize: number; totalSize: number } | undefined;
+          return { title: t.title, url: t.url, used: r?.usedSize ?? NaN, total: r?.totalSize ?? NaN };
+        }),
+      );
+      const mem = process.memoryUsage();
+      fs.appendFileSync(
+        out,
+        `${JSON.stringify({ t: Date.now(), rss: mem.rss, main: { used: main.usedSize, total: main.totalSize }, threads: per, external: mem.external, arrayBuffers: mem.arrayBuffers })}\n`,
+      );
+    })().finally(() => (busy = false));
+  }, everyMs);
+  timer.unref();
+}
