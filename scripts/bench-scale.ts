@@ -10,11 +10,12 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --arenas 2|default --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
 // the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
-// (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --profile DIR
+// (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --arenas sets
+// MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
 // writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
 // --memory loads scripts/heap-probe.ts into the worker and adds a table splitting the RSS at its peak: the
 // main thread's V8 heap (activities, the SDK's bridge), the workflow thread's (the cached releases), the
@@ -34,7 +35,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
 import { histogramQuantile, sampleQuantile } from '../src/domain/quantile';
 import { Gateway } from '../src/gateway/server';
-import { startProdStack } from '../support/prod-stack';
+import { startProdStack, WORKER_MALLOC_ARENA_MAX } from '../support/prod-stack';
 import { freePort } from './bench-util';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -51,6 +52,7 @@ const { values } = parseArgs({
     la: { type: 'string' },
     acts: { type: 'string' },
     heap: { type: 'string' },
+    arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
     profile: { type: 'string' },
     memory: { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
@@ -261,6 +263,10 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
       ...(values.acts ? { TEMPORAL_MAX_CONCURRENT_ACTIVITIES: values.acts } : {}),
     };
+    // As the image and docker-compose.yml run it; `--arenas default` leaves glibc's own (8 per core).
+    const inherited = { ...process.env };
+    delete inherited.MALLOC_ARENA_MAX;
+    const arenaEnv = values.arenas === 'default' ? {} : { MALLOC_ARENA_MAX: values.arenas };
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
     const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
     const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
@@ -269,7 +275,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const probe = values.memory || values.snapshot ? ['-r', './scripts/heap-probe.ts'] : [];
     const worker: ChildProcess = spawn(process.execPath, [...heap, ...profile, '-r', '@swc-node/register', ...probe, 'src/workers/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
+      env: { ...inherited, ...arenaEnv, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
       stdio: ['ignore', log, log],
     });
     closers.push(async () => {
@@ -398,7 +404,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'heap'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, one worker (${tuning}), ${os.cpus().length} cores\n`);
   const rows: Row[] = [];
   for (const kind of kinds) {

@@ -191,6 +191,9 @@ export interface ProdStackOptions {
 /** The worker deployment's name, as docker-compose.yml gives the worker. */
 export const WORKER_DEPLOYMENT = 'model-rollout';
 
+/** glibc's malloc arenas for a worker, as the image and docker-compose.yml set them (README: what one worker carries). */
+export const WORKER_MALLOC_ARENA_MAX = '2';
+
 /** Starts the whole topology and returns when a worker polls the task queue. */
 export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStack> {
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'prod-stack-'));
@@ -281,6 +284,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
           TEMPORAL_WORKER_DEPLOYMENT: WORKER_DEPLOYMENT,
           TEMPORAL_WORKER_BUILD_ID: buildId,
           LOG_LEVEL: 'info',
+          MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,
           ...o.workerEnv,
           ...extraEnv,
         },

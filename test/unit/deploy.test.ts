@@ -83,5 +83,11 @@ describe('the process stack (npm run prod-stack) and docker-compose.yml', () => 
     expect(text).toContain(`WORKER_DEPLOYMENT = '${compose.services.worker.environment.TEMPORAL_WORKER_DEPLOYMENT}'`);
     expect(compose.services.worker.environment.TEMPORAL_WORKER_BUILD_ID).toBe('${BUILD_ID:-dev}');
     expect(text).toMatch(/o\.buildId \?\? 'dev'/);
+    // The same malloc arenas as the image, overridable in both.
+    expect(text).toMatch(/WORKER_MALLOC_ARENA_MAX = '(\d+)'/);
+    const arenas = /WORKER_MALLOC_ARENA_MAX = '(\d+)'/.exec(text)?.[1];
+    expect(text).toMatch(/MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,\s+\.\.\.o\.workerEnv/);
+    expect(compose.services.worker.environment.MALLOC_ARENA_MAX).toBe(`\${MALLOC_ARENA_MAX:-${arenas}}`);
+    expect(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain(`ENV MALLOC_ARENA_MAX=${arenas}\n`);
   });
 });
