@@ -1,5 +1,5 @@
 // Benchmark: what one worker carries. For each N, N releases of N models bake at once on ONE worker
-// process, each measuring its gates every 10 s, against a fresh Temporal (the dev server on SQLite, or
+// process, each measuring its gates every 10 s (--interval), against a fresh Temporal (the dev server on SQLite, or
 // the production-like stack on PostgreSQL). After a warm-up it watches a steady window and prints:
 //   - the time to start all N releases;
 //   - workflow-task schedule-to-start latency, p50 and p99 (the SDK's own histogram, from the worker's
@@ -10,7 +10,7 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --arenas 2|default --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --arenas 2|default --interval 10s --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
 // the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
@@ -33,6 +33,7 @@ import { FileRegistry } from '../src/adapters/file-registry';
 import { startRelease } from '../src/client/releases';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
+import { parseDuration } from '../src/domain/duration';
 import { histogramQuantile, sampleQuantile } from '../src/domain/quantile';
 import { Gateway } from '../src/gateway/server';
 import { startProdStack, WORKER_MALLOC_ARENA_MAX } from '../support/prod-stack';
@@ -40,7 +41,6 @@ import { freePort } from './bench-util';
 
 const ROOT = path.resolve(__dirname, '..');
 const TOKEN = 'bench-scale-admin-token-0000';
-const INTERVAL_MS = 10_000;
 
 const { values } = parseArgs({
   options: {
@@ -53,11 +53,14 @@ const { values } = parseArgs({
     acts: { type: 'string' },
     heap: { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
+    interval: { type: 'string', default: '10s' },
     profile: { type: 'string' },
     memory: { type: 'boolean', default: false },
     snapshot: { type: 'boolean', default: false },
   },
 });
+/** How often each release measures its gates: under a minute in `takeChecks`, a minute or more in the workflow. */
+const INTERVAL_MS = parseDuration(values.interval ?? '10s');
 
 interface Row {
   server: string;
@@ -80,25 +83,37 @@ interface Row {
   memory: Breakdown | null;
 }
 
-/** Peak-RSS sample of the window, split by --memory's probe into V8 heaps (used) and what lies outside them. */
+/** Peak-RSS sample of the window, split by --memory's probe into what V8's isolates hold and what lies outside them. */
 interface Breakdown {
   rssMiB: number;
   mainMiB: number;
   workflowsMiB: number;
-  heapsTotalMiB: number;
+  /** The isolates' heaps, resident (total_physical_size). */
+  heapsMiB: number;
+  /** V8's own malloc and the isolates' external memory (ArrayBuffers, strings outside the heap). */
+  v8OtherMiB: number;
   outsideMiB: number;
 }
 
 function heapBreakdown(file: string, since: number): Breakdown | null {
   const mib = (b: number) => b / 2 ** 20;
   const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
-  type Sample = { t: number; rss: number; main: { used: number; total: number }; threads: { used: number; total: number }[] };
-  const samples = lines.map((l) => JSON.parse(l) as Sample).filter((s) => s.t >= since);
+  type Stats = { physical: number; malloced: number; external: number } | null;
+  type Sample = { t: number; rss: number; main: { used: number; v8: Stats }; threads: { used: number; v8: Stats }[] };
+  const samples = lines.map((l) => JSON.parse(l) as Sample).filter((s) => s.t >= since && s.threads.every((t) => t.v8));
   const peak = samples.reduce<Sample | null>((a, s) => (a === null || s.rss > a.rss ? s : a), null);
   if (!peak) return null;
-  const threadsUsed = peak.threads.reduce((a, t) => a + t.used, 0);
-  const heapsTotal = peak.main.total + peak.threads.reduce((a, t) => a + t.total, 0);
-  return { rssMiB: mib(peak.rss), mainMiB: mib(peak.main.used), workflowsMiB: mib(threadsUsed), heapsTotalMiB: mib(heapsTotal), outsideMiB: mib(peak.rss - heapsTotal) };
+  const isolates = [peak.main.v8, ...peak.threads.map((t) => t.v8)].filter((x): x is NonNullable<Stats> => x !== null);
+  const heaps = isolates.reduce((a, x) => a + x.physical, 0);
+  const other = isolates.reduce((a, x) => a + x.malloced + x.external, 0);
+  return {
+    rssMiB: mib(peak.rss),
+    mainMiB: mib(peak.main.used),
+    workflowsMiB: mib(peak.threads.reduce((a, t) => a + t.used, 0)),
+    heapsMiB: mib(heaps),
+    v8OtherMiB: mib(other),
+    outsideMiB: mib(peak.rss - heaps - other),
+  };
 }
 
 /** utime + stime of a process, in seconds (clock ticks of 1/100 s). */
@@ -295,7 +310,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       kind: 'Release',
       model,
       candidate: 'v2',
-      plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2h', interval: '10s' }, { kind: 'fullRollout' }],
+      plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2h', interval: values.interval }, { kind: 'fullRollout' }],
     });
     const t0 = performance.now();
     let next = 0;
@@ -392,11 +407,11 @@ function print(rows: Row[]): void {
   }
   if (withMemory.length === 0) return;
   console.log('');
-  console.log('| Server | Releases | RSS at its peak | Main thread heap, used | Workflow thread heap, used | V8 heaps, reserved | Outside V8 heaps | RSS per release |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| Server | Releases | RSS at its peak | Main thread heap, used | Workflow thread heap, used | V8 heaps, resident | V8 malloc + external | Outside V8 | RSS per release |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of withMemory) {
     const m = r.memory as Breakdown;
-    console.log(`| ${r.server} | ${r.n} | ${m.rssMiB.toFixed(0)} MiB | ${m.mainMiB.toFixed(0)} MiB | ${m.workflowsMiB.toFixed(0)} MiB | ${m.heapsTotalMiB.toFixed(0)} MiB | ${m.outsideMiB.toFixed(0)} MiB | ${((m.rssMiB * 1024) / r.n).toFixed(0)} KiB |`);
+    console.log(`| ${r.server} | ${r.n} | ${m.rssMiB.toFixed(0)} MiB | ${m.mainMiB.toFixed(0)} MiB | ${m.workflowsMiB.toFixed(0)} MiB | ${m.heapsMiB.toFixed(0)} MiB | ${m.v8OtherMiB.toFixed(0)} MiB | ${m.outsideMiB.toFixed(0)} MiB | ${((m.rssMiB * 1024) / r.n).toFixed(0)} KiB |`);
   }
 }
 
@@ -405,7 +420,8 @@ async function main(): Promise<void> {
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
   const tuning = ['cache', 'wft', 'la', 'acts', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
-  process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, one worker (${tuning}), ${os.cpus().length} cores\n`);
+  process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
+  if (minutes * 60_000 < 2 * INTERVAL_MS) process.stderr.write(`  a window under two intervals measures no drift: give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more\n`);
   const rows: Row[] = [];
   for (const kind of kinds) {
     for (const n of ns) {

@@ -1,14 +1,22 @@
 // Bench-only preload (`node -r ./scripts/heap-probe.ts`): where a worker's memory goes, thread by thread.
 // Through the inspector it attaches to every worker thread (the SDK runs workflows in one) and, every
 // HEAP_PROBE_EVERY_MS (5 s), appends one JSON line to HEAP_PROBE_FILE:
-//   { t, rss, main: {used, total}, threads: [{title, used, total}], external, arrayBuffers }
-// All sizes are bytes. `rss` minus the heaps' totals is what V8's heaps do not hold: the SDK's Rust core,
-// code, stacks, malloc arenas. When the file `${HEAP_PROBE_FILE}.snapshot` appears, it writes a heap
+//   { t, rss, main: {used, total, v8}, threads: [{title, used, total, v8}], external, arrayBuffers }
+// All sizes are bytes; `v8` is the isolate's {physical, malloced, external} (v8.getHeapStatistics()).
+// `rss` minus what the isolates account for is what V8 does not see: the SDK's Rust core, the binaries'
+// code, stacks, malloc's free lists. When the file `${HEAP_PROBE_FILE}.snapshot` appears, it writes a heap
 // snapshot of every thread next to it (`<file>.<thread>.heapsnapshot`), removes the trigger and writes
 // `${HEAP_PROBE_FILE}.snapshot-done`.
 import fs from 'node:fs';
 import inspector from 'node:inspector';
+import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
+
+/** Evaluated in a worker thread: its own isolate's statistics (physical heap, V8's malloc, external). */
+const STATS = "JSON.stringify(process.getBuiltinModule('v8').getHeapStatistics())";
+type Stats = { physical: number; malloced: number; external: number };
+const pick = (h: v8.HeapInfo & { external_memory?: number }): Stats => ({ physical: h.total_physical_size, malloced: h.malloced_memory, external: h.external_memory ?? 0 });
+const parseStats = (text: string | undefined): Stats | null => (text ? pick(JSON.parse(text) as v8.HeapInfo) : null);
 
 // `-r` preloads into worker threads too; only the main thread probes (it reaches the others).
 const file = process.env.HEAP_PROBE_FILE;
@@ -83,14 +91,20 @@ function start(out: string, everyMs: number): void {
       const per = await Promise.all(
         [...threads.values()].map(async (t) => {
           const r = (await ask(t.sessionId, 'Runtime.getHeapUsage')) as { usedSize: number; totalSize: number } | undefined;
-          return { title: t.title, url: t.url, used: r?.usedSize ?? NaN, total: r?.totalSize ?? NaN };
+          const e = (await ask(t.sessionId, 'Runtime.evaluate', { expression: STATS, returnByValue: true })) as { result?: { value?: string } } | undefined;
+          return { title: t.title, url: t.url, used: r?.usedSize ?? NaN, total: r?.totalSize ?? NaN, v8: parseStats(e?.result?.value) };
         }),
       );
       const mem = process.memoryUsage();
-      fs.appendFileSync(
-        out,
-        `${JSON.stringify({ t: Date.now(), rss: mem.rss, main: { used: main.usedSize, total: main.totalSize }, threads: per, external: mem.external, arrayBuffers: mem.arrayBuffers })}\n`,
-      );
+      const line = {
+        t: Date.now(),
+        rss: mem.rss,
+        main: { used: main.usedSize, total: main.totalSize, v8: pick(v8.getHeapStatistics()) },
+        threads: per,
+        external: mem.external,
+        arrayBuffers: mem.arrayBuffers,
+      };
+      fs.appendFileSync(out, `${JSON.stringify(line)}\n`);
     })().finally(() => (busy = false));
   }, everyMs);
   timer.unref();
