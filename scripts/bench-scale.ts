@@ -99,7 +99,7 @@ function heapBreakdown(file: string, since: number): Breakdown | null {
   const mib = (b: number) => b / 2 ** 20;
   const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n') : [];
   type Stats = { physical: number; malloced: number; external: number } | null;
-  type Sample = { t: number; rss: number; main: { used: number; v8: Stats }; threads: { used: number; v8: Stats }[] };
+  type Sample = { t: number; rss: number; main: { used: number; v8: Stats }; threads: { url: string; used: number; v8: Stats }[] };
   const samples = lines.map((l) => JSON.parse(l) as Sample).filter((s) => s.t >= since && s.threads.every((t) => t.v8));
   const peak = samples.reduce<Sample | null>((a, s) => (a === null || s.rss > a.rss ? s : a), null);
   if (!peak) return null;
@@ -109,7 +109,8 @@ function heapBreakdown(file: string, since: number): Breakdown | null {
   return {
     rssMiB: mib(peak.rss),
     mainMiB: mib(peak.main.used),
-    workflowsMiB: mib(peak.threads.reduce((a, t) => a + t.used, 0)),
+    // The SDK's workflow thread(s), by their entry point; other worker threads would be left out.
+    workflowsMiB: mib(peak.threads.filter((t) => /workflow-worker-thread/.test(t.url)).reduce((a, t) => a + t.used, 0)),
     heapsMiB: mib(heaps),
     v8OtherMiB: mib(other),
     outsideMiB: mib(peak.rss - heaps - other),
@@ -329,8 +330,9 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       async () => (await client.workflow.count(`RolloutPhase = "canary"`)).count >= n,
       Math.max(300_000, n * 600),
     );
-    // One full interval so every release is on its 10 s rhythm, then the window.
-    await new Promise((r) => setTimeout(r, INTERVAL_MS + 2_000));
+    // One and a half intervals, so every release is on its rhythm and the window does not open or close
+    // on the beat of releases started together; then the window.
+    await new Promise((r) => setTimeout(r, INTERVAL_MS * 1.5));
     const s2sBefore = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
     const cpuBefore = serverPids().reduce((a, p) => a + cpuSeconds(p), 0);
     const workerCpuBefore = cpuSeconds(worker.pid ?? 0);
@@ -360,6 +362,8 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       fs.mkdirSync(keep, { recursive: true });
       fs.writeFileSync(`${probeFile}.snapshot`, '');
       await poll('heap snapshots', async () => fs.existsSync(`${probeFile}.snapshot-done`), 900_000);
+      const failed = fs.readFileSync(`${probeFile}.snapshot-done`, 'utf8');
+      if (failed) process.stderr.write(`  heap snapshot failed: ${failed}\n`);
       for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'))) fs.renameSync(path.join(dir, f), path.join(keep, f));
       process.stderr.write(`  heap snapshots in ${keep}\n`);
     }
@@ -421,7 +425,8 @@ async function main(): Promise<void> {
   const minutes = Number(values.minutes);
   const tuning = ['cache', 'wft', 'la', 'acts', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
-  if (minutes * 60_000 < 2 * INTERVAL_MS) process.stderr.write(`  a window under two intervals measures no drift: give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more\n`);
+  if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
+  if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
   const rows: Row[] = [];
   for (const kind of kinds) {
     for (const n of ns) {

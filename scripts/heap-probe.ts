@@ -20,7 +20,10 @@ const parseStats = (text: string | undefined): Stats | null => (text ? pick(JSON
 
 // `-r` preloads into worker threads too; only the main thread probes (it reaches the others).
 const file = process.env.HEAP_PROBE_FILE;
-if (file && isMainThread) start(file, Number(process.env.HEAP_PROBE_EVERY_MS ?? 5_000));
+if (file && isMainThread) {
+  if (typeof process.getBuiltinModule !== 'function') throw new Error(`heap-probe needs Node 20.16 or later (process.getBuiltinModule); this is ${process.version}`);
+  start(file, Number(process.env.HEAP_PROBE_EVERY_MS ?? 5_000));
+}
 
 interface Thread {
   sessionId: string;
@@ -28,34 +31,59 @@ interface Thread {
   url: string;
 }
 
+interface Pending {
+  sessionId: string;
+  resolve: (result: unknown) => void;
+  reject: (err: Error) => void;
+}
+
 function start(out: string, everyMs: number): void {
   const session = new inspector.Session();
   session.connect();
   const threads = new Map<string, Thread>();
-  const pending = new Map<number, (result: unknown) => void>();
-  const chunks = new Map<string, fs.WriteStream>();
+  const pending = new Map<number, Pending>();
+  /** Open snapshot files by thread session; chunks are written as they come (a snapshot can be GiBs). */
+  const snapshotFds = new Map<string, number>();
   let nextId = 1;
 
   session.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { title: string; workerId: string; url: string } } }) => {
     const { sessionId, workerInfo } = m.params;
     threads.set(sessionId, { sessionId, title: `thread-${workerInfo.workerId}`, url: workerInfo.url });
   });
-  session.on('NodeWorker.detachedFromWorker', (m: { params: { sessionId: string } }) => threads.delete(m.params.sessionId));
+  session.on('NodeWorker.detachedFromWorker', (m: { params: { sessionId: string } }) => {
+    threads.delete(m.params.sessionId);
+    for (const [id, p] of pending) {
+      if (p.sessionId !== m.params.sessionId) continue;
+      pending.delete(id);
+      p.reject(new Error('thread detached'));
+    }
+  });
   session.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
-    const msg = JSON.parse(m.params.message) as { id?: number; result?: unknown; method?: string; params?: { chunk: string } };
+    const msg = JSON.parse(m.params.message) as { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: { chunk: string } };
     if (msg.id !== undefined) {
-      pending.get(msg.id)?.(msg.result);
+      const p = pending.get(msg.id);
       pending.delete(msg.id);
+      if (msg.error) p?.reject(new Error(msg.error.message));
+      else p?.resolve(msg.result);
     } else if (msg.method === 'HeapProfiler.addHeapSnapshotChunk') {
-      chunks.get(m.params.sessionId)?.write(msg.params?.chunk ?? '');
+      const fd = snapshotFds.get(m.params.sessionId);
+      if (fd !== undefined) fs.writeSync(fd, msg.params?.chunk ?? '');
     }
   });
   session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
 
-  const ask = (sessionId: string, method: string, params: object = {}): Promise<unknown> =>
-    new Promise((resolve) => {
+  const ask = (sessionId: string, method: string, params: object = {}, timeoutMs = 30_000): Promise<unknown> =>
+    new Promise((resolve, reject) => {
       const id = nextId++;
-      pending.set(id, resolve);
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`${method}: no answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = <T>(f: (x: T) => void) => (x: T) => {
+        clearTimeout(timer);
+        f(x);
+      };
+      pending.set(id, { sessionId, resolve: done(resolve), reject: done(reject) });
       session.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) });
     });
   const mainHeap = (): Promise<{ usedSize: number; totalSize: number }> =>
@@ -63,17 +91,25 @@ function start(out: string, everyMs: number): void {
 
   const snapshot = async (): Promise<void> => {
     for (const t of threads.values()) {
-      const stream = fs.createWriteStream(`${out}.${t.title}.heapsnapshot`);
-      chunks.set(t.sessionId, stream);
-      await ask(t.sessionId, 'HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-      chunks.delete(t.sessionId);
-      await new Promise((r) => stream.end(r));
+      const fd = fs.openSync(`${out}.${t.title}.heapsnapshot`, 'w');
+      snapshotFds.set(t.sessionId, fd);
+      try {
+        await ask(t.sessionId, 'HeapProfiler.takeHeapSnapshot', { reportProgress: false }, 15 * 60_000);
+      } finally {
+        snapshotFds.delete(t.sessionId);
+        fs.closeSync(fd);
+      }
     }
-    const stream = fs.createWriteStream(`${out}.main.heapsnapshot`);
-    session.on('HeapProfiler.addHeapSnapshotChunk', (m: { params: { chunk: string } }) => stream.write(m.params.chunk));
-    await new Promise((resolve) => session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, resolve));
-    session.removeAllListeners('HeapProfiler.addHeapSnapshotChunk');
-    await new Promise((r) => stream.end(r));
+    // The main thread's own session delivers every chunk before the call returns: write each at once.
+    const fd = fs.openSync(`${out}.main.heapsnapshot`, 'w');
+    const write = (m: { params: { chunk: string } }) => fs.writeSync(fd, m.params.chunk);
+    session.on('HeapProfiler.addHeapSnapshotChunk', write);
+    try {
+      await new Promise<void>((resolve, reject) => session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, (err) => (err ? reject(err) : resolve())));
+    } finally {
+      session.off('HeapProfiler.addHeapSnapshotChunk', write);
+      fs.closeSync(fd);
+    }
   };
 
   let busy = false;
@@ -84,8 +120,12 @@ function start(out: string, everyMs: number): void {
       const trigger = `${out}.snapshot`;
       if (fs.existsSync(trigger)) {
         fs.rmSync(trigger);
-        await snapshot();
-        fs.writeFileSync(`${out}.snapshot-done`, '');
+        // The bench waits for this file; it holds the error, if the snapshot failed.
+        const failed = await snapshot().then(
+          () => '',
+          (err: unknown) => String(err),
+        );
+        fs.writeFileSync(`${out}.snapshot-done`, failed);
       }
       const main = await mainHeap();
       const per = await Promise.all(
@@ -105,7 +145,10 @@ function start(out: string, everyMs: number): void {
         arrayBuffers: mem.arrayBuffers,
       };
       fs.appendFileSync(out, `${JSON.stringify(line)}\n`);
-    })().finally(() => (busy = false));
+    })()
+      // Never an unhandled rejection: that would stop the worker under measurement.
+      .catch((err: unknown) => fs.appendFileSync(`${out}.errors`, `${new Date().toISOString()} ${String(err)}\n`))
+      .finally(() => (busy = false));
   }, everyMs);
   timer.unref();
 }

@@ -284,7 +284,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
           TEMPORAL_WORKER_DEPLOYMENT: WORKER_DEPLOYMENT,
           TEMPORAL_WORKER_BUILD_ID: buildId,
           LOG_LEVEL: 'info',
-          MALLOC_ARENA_MAX: WORKER_MALLOC_ARENA_MAX,
+          MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? WORKER_MALLOC_ARENA_MAX,
           ...o.workerEnv,
           ...extraEnv,
         },
