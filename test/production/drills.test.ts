@@ -58,10 +58,26 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: stack.namespace });
 }, 600_000);
 
+/** A drill that started and has not finished: a failure or a timeout leaves it set, for the post-mortem below. */
+let unfinished: string | null = null;
+
 afterAll(async () => {
   await connection?.close();
   await stack?.close();
   await Promise.all([gateway?.close(), champion?.close(), candidate?.close()]);
+  // A drill that did not finish prints the end of every log in the stack's directory, so a CI run that
+  // fails once shows why without a rerun.
+  if (unfinished !== null) {
+    try {
+      const logs = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.log'));
+      for (const f of logs) {
+        const lines = fs.readFileSync(path.join(dir, f), 'utf8').trimEnd().split('\n');
+        process.stdout.write(`--- ${unfinished}: last 60 lines of ${f} ---\n${lines.slice(-60).join('\n')}\n`);
+      }
+    } catch (err) {
+      process.stdout.write(`drill logs unreadable: ${String(err)}\n`);
+    }
+  }
   // DRILLS_KEEP=1 keeps the stack's logs (PostgreSQL, Temporal, each worker) for a post-mortem.
   if (process.env.DRILLS_KEEP) process.stdout.write(`drill logs kept in ${dir}\n`);
   else fs.rmSync(dir, { recursive: true, force: true });
@@ -184,6 +200,7 @@ async function reach(handle: WorkflowHandle<typeof releaseWorkflow>, phase: stri
 /** A release through every kind of step, the worker holding it SIGKILLed in each. */
 async function killDrill(queries: boolean): Promise<void> {
   const model = uniqueModel('drill-kill');
+  unfinished = `kill drill${queries ? ' with status queries' : ''} (${model})`;
   await prepare(model);
   const load = traffic(model);
   const gens = watchGenerations(model);
@@ -209,6 +226,7 @@ async function killDrill(queries: boolean): Promise<void> {
     expect(result.outcome).toBe('promoted');
     expect(gateway.routes.get(model)?.variants).toEqual([{ version: 'v2', weight: 100 }]);
     expect(result.status.timeline.filter((e) => e.type === 'action').map((e) => e.by)).toContain('alice');
+    unfinished = null;
   } finally {
     await load.stop();
     expectMonotonic(gens.stop());
