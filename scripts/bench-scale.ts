@@ -18,8 +18,9 @@
 // MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
 // writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
 // --memory loads scripts/heap-probe.ts into the worker and adds a table splitting the RSS at its peak: the
-// main thread's V8 heap (activities, the SDK's bridge), the workflow thread's (the cached releases), the
-// heaps' reserved total and what lies outside them (the SDK's Rust core, code, malloc). --snapshot also
+// main thread's V8 heap used (activities, the SDK's bridge), the workflow thread's (the cached releases),
+// the heaps' resident size, V8's own malloc and external memory, and what lies outside V8 (the SDK's Rust
+// core, code, malloc's free lists). --snapshot also
 // writes a heap snapshot of each thread after the window, to $TMPDIR/bench-scale-heap-<server>-<N>/.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';

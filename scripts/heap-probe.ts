@@ -1,8 +1,9 @@
 // Bench-only preload (`node -r ./scripts/heap-probe.ts`): where a worker's memory goes, thread by thread.
 // Through the inspector it attaches to every worker thread (the SDK runs workflows in one) and, every
 // HEAP_PROBE_EVERY_MS (5 s), appends one JSON line to HEAP_PROBE_FILE:
-//   { t, rss, main: {used, total, v8}, threads: [{title, used, total, v8}], external, arrayBuffers }
-// All sizes are bytes; `v8` is the isolate's {physical, malloced, external} (v8.getHeapStatistics()).
+//   { t, rss, main: {used, total, v8}, threads: [{title, url, used, total, v8}], external, arrayBuffers }
+// All sizes are bytes, each isolate's from its own v8.getHeapStatistics(): `used` and `total` its heap's
+// used and allocated size, `v8` its {physical, malloced, external}.
 // `rss` minus what the isolates account for is what V8 does not see: the SDK's Rust core, the binaries'
 // code, stacks, malloc's free lists. When the file `${HEAP_PROBE_FILE}.snapshot` appears, it writes a heap
 // snapshot of every thread next to it (`<file>.<thread>.heapsnapshot`), removes the trigger and writes
@@ -12,11 +13,19 @@ import inspector from 'node:inspector';
 import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 
-/** Evaluated in a worker thread: its own isolate's statistics (physical heap, V8's malloc, external). */
+/** Evaluated in a worker thread: its own isolate's statistics. */
 const STATS = "JSON.stringify(process.getBuiltinModule('v8').getHeapStatistics())";
-type Stats = { physical: number; malloced: number; external: number };
-const pick = (h: v8.HeapInfo & { external_memory?: number }): Stats => ({ physical: h.total_physical_size, malloced: h.malloced_memory, external: h.external_memory ?? 0 });
-const parseStats = (text: string | undefined): Stats | null => (text ? pick(JSON.parse(text) as v8.HeapInfo) : null);
+interface Isolate {
+  used: number;
+  total: number;
+  v8: { physical: number; malloced: number; external: number } | null;
+}
+const pick = (h: v8.HeapInfo & { external_memory?: number }): Isolate => ({
+  used: h.used_heap_size,
+  total: h.total_heap_size,
+  v8: { physical: h.total_physical_size, malloced: h.malloced_memory, external: h.external_memory ?? 0 },
+});
+const parseStats = (text: string | undefined): Isolate => (text ? pick(JSON.parse(text) as v8.HeapInfo) : { used: NaN, total: NaN, v8: null });
 
 // `-r` preloads into worker threads too; only the main thread probes (it reaches the others).
 const file = process.env.HEAP_PROBE_FILE;
@@ -86,8 +95,6 @@ function start(out: string, everyMs: number): void {
       pending.set(id, { sessionId, resolve: done(resolve), reject: done(reject) });
       session.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) });
     });
-  const mainHeap = (): Promise<{ usedSize: number; totalSize: number }> =>
-    new Promise((resolve, reject) => session.post('Runtime.getHeapUsage', (err, r) => (err ? reject(err) : resolve(r as { usedSize: number; totalSize: number }))));
 
   const snapshot = async (): Promise<void> => {
     for (const t of threads.values()) {
@@ -127,19 +134,17 @@ function start(out: string, everyMs: number): void {
         );
         fs.writeFileSync(`${out}.snapshot-done`, failed);
       }
-      const main = await mainHeap();
       const per = await Promise.all(
         [...threads.values()].map(async (t) => {
-          const r = (await ask(t.sessionId, 'Runtime.getHeapUsage')) as { usedSize: number; totalSize: number } | undefined;
           const e = (await ask(t.sessionId, 'Runtime.evaluate', { expression: STATS, returnByValue: true })) as { result?: { value?: string } } | undefined;
-          return { title: t.title, url: t.url, used: r?.usedSize ?? NaN, total: r?.totalSize ?? NaN, v8: parseStats(e?.result?.value) };
+          return { title: t.title, url: t.url, ...parseStats(e?.result?.value) };
         }),
       );
       const mem = process.memoryUsage();
       const line = {
         t: Date.now(),
         rss: mem.rss,
-        main: { used: main.usedSize, total: main.totalSize, v8: pick(v8.getHeapStatistics()) },
+        main: pick(v8.getHeapStatistics()),
         threads: per,
         external: mem.external,
         arrayBuffers: mem.arrayBuffers,
