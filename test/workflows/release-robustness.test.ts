@@ -76,48 +76,45 @@ it('given an update whose payload has an unknown field, then the update is refus
 });
 
 /**
+ * A 2-minute bake looked at every 10 s, with the worker's `takeChecks` replaced: the release's result, and
+ * the message of every workflow task the workflow refused on the way.
+ */
+async function bakeWith(takeChecks: (req: LooksRequest) => Promise<LooksReply>): Promise<{ result: Awaited<ReturnType<typeof releaseWorkflow>>; refused: (string | null | undefined)[] | undefined }> {
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
+  return h.withWorker(
+    new StubPorts(),
+    async (q) => {
+      const handle = await h.start(q, m);
+      const result = await handle.result();
+      const failed = (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes);
+      return { result, refused: failed?.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message) };
+    },
+    { takeChecks },
+  );
+}
+
+/**
  * A query replayed on a worker that does not cache the release delivers a takeChecks reply on the clock of
  * the task that scheduled it (the drills' "status queries while the worker holding the release is dead").
  * Here the reply says it ran 3 s when the workflow's clock says no time has passed: the workflow refuses the
  * task, naming the stale clock, and decides once a task's clock is past the activity's return.
  */
 it('given a takeChecks reply that ran longer than the workflow clock has moved, then the task is refused as a stale activation and the release goes on once the clock has caught up', async () => {
-  const ports = new StubPorts();
-  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
   let calls = 0;
-  const takeChecks = async (req: LooksRequest): Promise<LooksReply> => ({ looks: [], progress: req.progress, requests: req.requests, ranMs: calls++ === 0 ? 3_000 : 0 });
-  await h.withWorker(
-    ports,
-    async (q) => {
-      const handle = await h.start(q, m);
-      const result = await handle.result();
-      expect(result.outcome).toBe('promoted');
-      const refused = (await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes) ?? [];
-      expect(refused.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message)).toEqual([expect.stringMatching(/^takeChecks (back after 3000 ms|settled after its scheduling) at .* came with the workflow clock at .*: stale activation, not deciding on it$/)]);
-    },
-    { takeChecks },
-  );
+  const { result, refused } = await bakeWith(async (req: LooksRequest): Promise<LooksReply> => ({ looks: [], progress: req.progress, requests: req.requests, ranMs: calls++ === 0 ? 3_000 : 0 }));
+  expect(result.outcome).toBe('promoted');
+  expect(refused).toEqual([expect.stringMatching(/^takeChecks (back after 3000 ms|settled after its scheduling) at .* came with the workflow clock at .*: stale activation, not deciding on it$/)]);
   expect(calls).toBeGreaterThanOrEqual(1);
 }, 60_000);
 
 it('given a takeChecks that fails, then no task is refused as stale: the release notes it, takes its looks itself and is promoted', async () => {
-  const ports = new StubPorts();
-  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
-  const takeChecks = async (): Promise<LooksReply> => {
+  const { result, refused } = await bakeWith(async (): Promise<LooksReply> => {
     throw ApplicationFailure.nonRetryable('metrics backend gone', 'MetricsDown');
-  };
-  await h.withWorker(
-    ports,
-    async (q) => {
-      const handle = await h.start(q, m);
-      const result = await handle.result();
-      expect(result.outcome).toBe('promoted');
-      expect(result.status.timeline.filter((e) => e.type === 'looks-failed').length).toBeGreaterThanOrEqual(1);
-      expect(result.status.timeline.some((e) => e.type === 'measurement')).toBe(true);
-      expect((await handle.fetchHistory()).events?.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
-    },
-    { takeChecks },
-  );
+  });
+  expect(result.outcome).toBe('promoted');
+  expect(result.status.timeline.filter((e) => e.type === 'looks-failed').length).toBeGreaterThanOrEqual(1);
+  expect(result.status.timeline.some((e) => e.type === 'measurement')).toBe(true);
+  expect(refused).toEqual([]);
 }, 60_000);
 
 describe('accepted manifests, generated', () => {
