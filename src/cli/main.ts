@@ -10,7 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { actionsFromHistory } from '../client/actions-history';
 import { liveLooks, type LiveLooks } from '../client/live-looks';
-import { followRelease, formatEntry } from '../client/progress';
+import { followRelease, formatEntry, queryStatus } from '../client/progress';
 import { ReleaseConflictError, startRelease } from '../client/releases';
 import { ConfigError, loadCliConfig, type CliConfig } from '../config';
 import { releaseWorkflowId } from '../constants';
@@ -18,7 +18,7 @@ import { ManifestError, parseManifest } from '../domain/manifest';
 import { describeStep, expandPlan } from '../domain/plan';
 import { Action, type Outcome, type ReleaseStatus } from '../domain/release';
 import { parseScenario, ScenarioError } from '../simulate/scenario';
-import { actionUpdates, statusQuery, type releaseWorkflow } from '../workflows/release';
+import { actionUpdates, type releaseWorkflow } from '../workflows/release';
 import { renderDecisions, renderHistoryMarkdown, renderOperatingCharacteristics, renderStatus, renderWatch } from './render';
 
 /** Exit codes: documented in the README and in `rollout --help`. */
@@ -187,7 +187,7 @@ async function findRelease(c: Conn, id: string): Promise<FoundRelease> {
 /** The status: from the query while running, from the result once completed (no worker needed). */
 async function statusOf({ handle, execution }: FoundRelease): Promise<ReleaseStatus> {
   if (execution === 'COMPLETED') return (await handle.result()).status;
-  return handle.query(statusQuery);
+  return queryStatus(handle);
 }
 
 // ------------------------------------------------------------------------------------------- commands

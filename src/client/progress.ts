@@ -15,6 +15,24 @@ export interface FollowOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The release's status from its query. A query that reaches a worker not caching the release, while the
+ * worker that did is dead and events wait for a task, is refused as a stale activation
+ * (src/workflows/interceptors.ts) until a worker takes that task, within about a workflow-task timeout:
+ * asked again meanwhile, every `waitMs / 10`, rather than failing.
+ */
+export async function queryStatus(handle: Pick<WorkflowHandle<typeof releaseWorkflow>, 'query'>, waitMs = 30_000): Promise<ReleaseStatus> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    try {
+      return await handle.query(statusQuery);
+    } catch (err) {
+      if (!/stale activation/.test(String((err as Error | undefined)?.message)) || Date.now() >= until) throw err;
+      await new Promise((r) => setTimeout(r, waitMs / 10));
+    }
+  }
+}
+
 /** Follows until the release ends (its result) or `until` holds (null). */
 export async function followRelease(handle: WorkflowHandle<typeof releaseWorkflow>, opts: FollowOptions = {}): Promise<{ result: ReleaseResult | null; status: ReleaseStatus | null }> {
   const seen = new Map<string, number>();

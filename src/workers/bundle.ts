@@ -19,8 +19,17 @@ export function preloadModules(workflowsPath: string): string[] {
   return preload ? ['zod', preload] : [];
 }
 
+/**
+ * The workflow interceptors every bundle of these workflows carries (src/workflows/interceptors.ts: the
+ * stale-clock guard), when the sources have them (another build's may not).
+ */
+export function interceptorModules(workflowsPath: string): string[] {
+  const dir = path.dirname(workflowsPath);
+  return ['interceptors.ts', 'interceptors.js'].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f)).slice(0, 1);
+}
+
 /** The worker option that loads the workflows: the prebuilt bundle when there is one, else the sources. */
-export function workflowSource(o: { bundle?: string; defaultBundle?: string } = {}): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> {
+export function workflowSource(o: { bundle?: string; defaultBundle?: string } = {}): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions' | 'interceptors'> {
   if (o.bundle !== undefined) {
     // Named explicitly (WORKFLOW_BUNDLE): a missing file is an error, never a silent fall back to the sources.
     if (!fs.existsSync(o.bundle)) throw new Error(`WORKFLOW_BUNDLE: no such file: ${o.bundle}`);
@@ -29,12 +38,21 @@ export function workflowSource(o: { bundle?: string; defaultBundle?: string } = 
   const prebuilt = o.defaultBundle ?? PREBUILT_BUNDLE;
   if (fs.existsSync(prebuilt)) return { workflowBundle: { codePath: prebuilt } };
   const workflowsPath = require.resolve(WORKFLOWS);
-  return { workflowsPath, bundlerOptions: { preloadModules: preloadModules(workflowsPath) } };
+  return {
+    workflowsPath,
+    bundlerOptions: { preloadModules: preloadModules(workflowsPath) },
+    interceptors: { workflowModules: interceptorModules(workflowsPath) },
+  };
 }
 
 /** The workflows bundled in memory, with what they preload. */
 export function bundleWorkflows(workflowsPath = require.resolve(WORKFLOWS), logLevel: 'WARN' | 'ERROR' = 'WARN'): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger(logLevel), preloadModules: preloadModules(workflowsPath) });
+  return bundleWorkflowCode({
+    workflowsPath,
+    logger: new DefaultLogger(logLevel),
+    preloadModules: preloadModules(workflowsPath),
+    workflowInterceptorModules: interceptorModules(workflowsPath),
+  });
 }
 
 /** Bundles the workflows (these, or another build's sources) into one file, for a build to ship. */

@@ -243,8 +243,9 @@ it('given the worker holding the release SIGKILLed in the shadow, the bake, the 
  * ("[TMPRL1100] Nondeterminism error: No command scheduled for event TimerStarted"), and the release was
  * stuck. `StaleClock` now refuses that activation. The same holds for a takeChecks that came back during
  * the outage: its reply says how long it ran, and a clock behind its scheduling plus that is refused (CI
- * saw this drill stuck for 600 s before). DRILLS_KEEP=1 keeps every process's log; the workers' logs show
- * "stale activation, not deciding on it" where the guard acted.
+ * saw this drill stuck for 600 s before); and for any other event, by the interceptor in
+ * src/workflows/interceptors.ts. DRILLS_KEEP=1 keeps every process's log; the workers' logs show
+ * "stale activation, not deciding on it" where a guard acted.
  */
 it('given status queries while the worker holding the release is dead, then the release still ends promoted', () => killDrill(true), 600_000);
 

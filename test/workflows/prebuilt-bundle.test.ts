@@ -15,6 +15,7 @@ it('given no prebuilt bundle, then the worker bundles the workflow sources', () 
   expect(workflowSource({ defaultBundle: path.join(dir, 'absent.js') })).toEqual({
     workflowsPath: expect.stringMatching(/src[/\\]workflows[/\\]index\.ts$/),
     bundlerOptions: { preloadModules: ['zod', expect.stringMatching(/src[/\\]workflows[/\\]preload\.ts$/)] },
+    interceptors: { workflowModules: [expect.stringMatching(/src[/\\]workflows[/\\]interceptors\.ts$/)] },
   });
 });
 
