@@ -33,7 +33,13 @@ async function main(): Promise<void> {
   logger.info({ url: `http://${env.GATEWAY_HOST}:${port}` }, 'gateway listening');
   const stop = () => {
     logger.info('gateway stopping');
-    void gateway.close().then(() => process.exit(0));
+    gateway.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'gateway stopped with route changes not on disk');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -1,9 +1,11 @@
 // The gateway's route table: one route per model, replaced only by a newer generation of the same
-// release or by another release. Persisted atomically (write, fsync, rename) so a restart keeps the split.
+// release or by another release. Persisted atomically (write, fsync, rename) so a restart keeps the split;
+// changes made while a write runs share the next one (group commit), so a burst of releases costs a few
+// writes of the table, not one per change, and the event loop never waits on the disk.
 import fs from 'node:fs';
 import { z } from 'zod';
 import { RouteSchema, type RouteSpec } from '../domain/route';
-import { writeJsonAtomic } from '../shared/atomic-file';
+import { writeJsonAtomicAsync } from '../shared/atomic-file';
 
 export { RouteSchema };
 export type Route = RouteSpec;
@@ -16,6 +18,10 @@ export class RouteTable {
   private seen = new Map<string, number>();
   /** Where each `model/version` is served (an Open Inference Protocol base URL). */
   private backends = new Map<string, string>();
+  /** Changes made, and how many of them are on disk. */
+  private changes = 0;
+  private written = 0;
+  private writing: Promise<void> | null = null;
 
   constructor(private readonly file: string | null) {
     if (file && fs.existsSync(file)) {
@@ -39,7 +45,7 @@ export class RouteTable {
     if (seen === route.generation && current?.releaseId === route.releaseId) return 'unchanged';
     this.seen.set(route.releaseId, route.generation);
     this.routes.set(route.model, route);
-    this.persist();
+    this.changed();
     return 'applied';
   }
 
@@ -49,7 +55,7 @@ export class RouteTable {
 
   setBackend(model: string, version: string, url: string): void {
     this.backends.set(`${model}/${version}`, url.replace(/\/$/, ''));
-    this.persist();
+    this.changed();
   }
 
   /** Every model version with a backend, as [model, version]. */
@@ -60,13 +66,33 @@ export class RouteTable {
     });
   }
 
-  private persist(): void {
+  /**
+   * Resolves once every change made before the call is on disk; rejects if the write failed (the change
+   * stays in memory, and the next flush writes it again). The admin API answers only after this.
+   */
+  async flush(): Promise<void> {
     if (!this.file) return;
-    writeJsonAtomic(this.file, {
+    const want = this.changes;
+    while (this.written < want) {
+      this.writing ??= this.writeOnce().finally(() => (this.writing = null));
+      await this.writing;
+    }
+  }
+
+  private changed(): void {
+    this.changes++;
+    // Started at once, so a change nobody awaits (a model served at start-up) is on disk within a write.
+    this.flush().catch(() => undefined);
+  }
+
+  private async writeOnce(): Promise<void> {
+    const upTo = this.changes;
+    await writeJsonAtomicAsync(this.file as string, {
       routes: [...this.routes.values()],
       seen: Object.fromEntries(this.seen),
       backends: Object.fromEntries(this.backends),
     });
+    this.written = Math.max(this.written, upTo);
   }
 }
 

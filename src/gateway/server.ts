@@ -77,8 +77,10 @@ export class Gateway {
     return listenOn(this.server, port, host);
   }
 
-  close(): Promise<void> {
-    return closeServer(this.server);
+  /** Stops serving, with every change on disk. */
+  async close(): Promise<void> {
+    await closeServer(this.server);
+    await this.routes.flush();
   }
 
   /** The HTTP server, for observers that count requests (bench:scale counts gate measurements). */
@@ -238,6 +240,8 @@ export class Gateway {
       });
       if (route.shadow && !this.routes.backend(route.model, route.shadow.version)) throw new HttpError(400, `shadow.version: ${route.model} ${route.shadow.version} has no backend`);
       const result = this.routes.apply(route);
+      // Acknowledged only once on disk, so a restart never loses a split the release was told is live.
+      await this.routes.flush();
       return send(res, result === 'stale' ? 409 : 200, { result, route: this.routes.get(route.model) });
     }
     if (p[0] === 'backends' && p[1] && p[2] && method === 'GET') {
@@ -247,6 +251,7 @@ export class Gateway {
     }
     if (p[0] === 'backends' && p[1] && p[2] && method === 'PUT') {
       this.setBackend(p[1], p[2], parse(Backend, await readJson(req)).url);
+      await this.routes.flush();
       return send(res, 200, { model: p[1], version: p[2] });
     }
     throw new HttpError(404, `no admin route for ${method} /admin/${p.join('/')}`);

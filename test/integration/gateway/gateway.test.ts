@@ -133,6 +133,46 @@ it('given applied routes, when the gateway restarts on the same state file, then
   expect((await infer(second.base)).headers.get('x-model-version')).toBe('v2');
 });
 
+it('given 200 route changes at once, then each is acknowledged only once on disk, and they share a few writes of the table', async () => {
+  const { gw, base } = await start();
+  const file = path.join(dir, 'routes.json');
+  const models = Array.from({ length: 200 }, (_, i) => `m${i}`);
+  for (const m of models) gw.setBackend(m, 'v1', champion.url);
+  await gw.routes.flush();
+  const rename = jest.spyOn(fs.promises, 'rename');
+  try {
+    const onDisk = await Promise.all(
+      models.map(async (model) => {
+        const r = await admin(base, 'PUT', `routes/${model}`, route({ model, releaseId: `release/${model}/r1`, variants: [{ version: 'v1', weight: 100 }] }));
+        expect(r.status).toBe(200);
+        // Read as the reply arrives: the route it acknowledged is already in the file.
+        const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { routes: Route[] };
+        return saved.routes.find((x) => x.model === model)?.releaseId;
+      }),
+    );
+    expect(onDisk).toEqual(models.map((m) => `release/${m}/r1`));
+    const writes = rename.mock.calls.filter(([, to]) => to === file).length;
+    // One write per change before; grouped, a handful (the first, then one per batch that arrived meanwhile).
+    expect(writes).toBeGreaterThanOrEqual(1);
+    expect(writes).toBeLessThan(50);
+  } finally {
+    rename.mockRestore();
+  }
+});
+
+it('given a state file that cannot be written, then a route change is refused with an error, not acknowledged', async () => {
+  const blocker = path.join(dir, 'not-a-dir');
+  fs.writeFileSync(blocker, '');
+  const { gw, base } = await start({ stateFile: path.join(blocker, 'routes.json') });
+  expect((await admin(base, 'PUT', 'backends/fraud/v1', { url: champion.url })).status).toBe(500);
+  const r = await admin(base, 'PUT', 'routes/fraud', route({ variants: [{ version: 'v1', weight: 100 }] }));
+  expect(r.status).toBe(500);
+  expect((await json(r)).error).toMatch(/not-a-dir/);
+  // Closing says so too: what was changed in memory never reached the disk.
+  open.splice(open.indexOf(gw), 1);
+  await expect(gw.close()).rejects.toThrow(/not-a-dir/);
+});
+
 it('given no token or a wrong one, then the admin API refuses and nothing changes', async () => {
   const { base } = await start();
   await setup(base, route());
