@@ -1,6 +1,7 @@
 // Configuration from the environment: one schema per process (the worker's and the CLI's here, the
 // gateway's beside its entrypoint), parsed once at start-up by parseEnv, frozen, passed down. Nothing else reads process.env.
 import path from 'node:path';
+import type { WorkerOptions } from '@temporalio/worker';
 import { z } from 'zod';
 import { TASK_QUEUE } from './constants';
 import { fieldIssues } from './domain/issues';
@@ -41,6 +42,16 @@ function temporalConnection(e: z.infer<z.ZodObject<typeof TemporalEnv>>): Tempor
     tls: e.TEMPORAL_TLS || e.TEMPORAL_API_KEY !== undefined,
     apiKey: e.TEMPORAL_API_KEY,
   });
+}
+
+/** `autoscaling`, or at most N polls at once. */
+const PollersSchema = z.union([z.literal('autoscaling'), z.coerce.number().int().min(2).max(1_000)], { error: 'expected autoscaling or a number of pollers from 2 to 1000' });
+
+type PollerBehavior = NonNullable<WorkerOptions['workflowTaskPollerBehavior']>;
+
+function pollerBehavior(v: 'autoscaling' | number | undefined): PollerBehavior | undefined {
+  if (v === undefined) return undefined;
+  return v === 'autoscaling' ? { type: 'autoscaling' } : { type: 'simple-maximum', maximum: v };
 }
 
 export const WorkerEnvSchema = z.object({
@@ -103,6 +114,14 @@ export const WorkerEnvSchema = z.object({
    * one worker serves. Default 5000 (the SDK's is 100).
    */
   TEMPORAL_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(5_000),
+  /**
+   * How the worker polls for workflow tasks: `autoscaling` (the server's backlog hints set how many polls
+   * are open, 1 to 100, sticky and non-sticky apart) or a number (at most that many; the SDK's default is
+   * 10, 2 of them for new and evicted releases). See the README's "What one worker carries".
+   */
+  TEMPORAL_WORKFLOW_TASK_POLLERS: PollersSchema.optional(),
+  /** The same for activity tasks (the SDK's default: at most 10). */
+  TEMPORAL_ACTIVITY_TASK_POLLERS: PollersSchema.optional(),
 });
 
 export type WorkerConfig = Readonly<{
@@ -125,6 +144,8 @@ export type WorkerConfig = Readonly<{
     maxConcurrentWorkflowTaskExecutions?: number;
     maxConcurrentLocalActivityExecutions?: number;
     maxConcurrentActivityTaskExecutions?: number;
+    workflowTaskPollerBehavior?: PollerBehavior;
+    activityTaskPollerBehavior?: PollerBehavior;
   }>;
 }>;
 
@@ -188,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
           maxConcurrentWorkflowTaskExecutions: e.TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
           maxConcurrentLocalActivityExecutions: e.TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES,
           maxConcurrentActivityTaskExecutions: e.TEMPORAL_MAX_CONCURRENT_ACTIVITIES,
+          workflowTaskPollerBehavior: pollerBehavior(e.TEMPORAL_WORKFLOW_TASK_POLLERS),
+          activityTaskPollerBehavior: pollerBehavior(e.TEMPORAL_ACTIVITY_TASK_POLLERS),
         }).filter(([, v]) => v !== undefined),
       ),
     ),

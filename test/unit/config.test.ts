@@ -42,6 +42,15 @@ describe('Worker Versioning', () => {
     expect(loadConfig({ WORKFLOW_BUNDLE: '/b/workflow-bundle.js' }).workflowBundle).toBe('/b/workflow-bundle.js');
     expect(loadConfig({}).workflowBundle).toBeUndefined();
   });
+  it('sets how the worker polls: autoscaling, or at most N, naming the variable when it is neither', () => {
+    expect(loadConfig({}).tuning).toEqual({ maxConcurrentActivityTaskExecutions: 5_000 });
+    expect(loadConfig({ TEMPORAL_WORKFLOW_TASK_POLLERS: 'autoscaling', TEMPORAL_ACTIVITY_TASK_POLLERS: '20' }).tuning).toMatchObject({
+      workflowTaskPollerBehavior: { type: 'autoscaling' },
+      activityTaskPollerBehavior: { type: 'simple-maximum', maximum: 20 },
+    });
+    expect(() => loadConfig({ TEMPORAL_WORKFLOW_TASK_POLLERS: 'lots' })).toThrow(/TEMPORAL_WORKFLOW_TASK_POLLERS: expected autoscaling or a number of pollers from 2 to 1000/);
+    expect(() => loadConfig({ TEMPORAL_ACTIVITY_TASK_POLLERS: '1' })).toThrow(/TEMPORAL_ACTIVITY_TASK_POLLERS/);
+  });
 });
 
 describe('router choice', () => {
