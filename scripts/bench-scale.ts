@@ -1,18 +1,21 @@
 // Benchmark: what one worker carries. For each N, N releases of N models bake at once on ONE worker
 // process, each measuring its gates every 10 s (--interval), against a fresh Temporal (the dev server on SQLite, or
 // the production-like stack on PostgreSQL). After a warm-up it watches a steady window and prints:
-//   - the time to start all N releases, and until half, 99% and all of them bake;
+//   - the time to start all N releases, and until half, 99% and all of them bake (past 90%, what a few of
+//     those not yet baking wait on, every minute);
 //   - workflow-task schedule-to-start latency, p50 and p99 (the SDK's own histogram, from the worker's
 //     Prometheus endpoint, over the window);
 //   - measurement drift: how late each gate measurement reaches the gateway after it was due (the
 //     previous measurement's time plus the interval), p50 and p99;
 //   - the worker's RSS (peak over the window), the server's CPU (Temporal, plus PostgreSQL on the stack);
+//   - the server's requests per second over the window, by operation (its frontend's service_requests);
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --heap 768 --arenas 2|default --interval 10s --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --heap 768 --arenas 2|default --interval 10s --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
-// TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker; omitted,
+// TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker, --pollers both
+// TEMPORAL_WORKFLOW_TASK_POLLERS and TEMPORAL_ACTIVITY_TASK_POLLERS (`autoscaling` or a maximum); omitted,
 // the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
 // (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --arenas sets
 // MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
@@ -52,6 +55,7 @@ const { values } = parseArgs({
     wft: { type: 'string' },
     la: { type: 'string' },
     acts: { type: 'string' },
+    pollers: { type: 'string' },
     heap: { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
     interval: { type: 'string', default: '10s' },
@@ -83,6 +87,8 @@ interface Row {
   uiPhaseMs: number;
   uiModelMs: number;
   memory: Breakdown | null;
+  /** The server's requests per second over the window, by operation, busiest first. */
+  requests: [string, number][];
 }
 
 /** Peak-RSS sample of the window, split by --memory's probe into what V8's isolates hold and what lies outside them. */
@@ -170,6 +176,18 @@ async function histogram(metricsUrl: string, name: string): Promise<Map<number, 
   return buckets;
 }
 
+/** The server's requests so far by operation, as its frontend counts them (service_requests). */
+async function serverRequests(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('service_requests{') || !line.includes('service_name="frontend"')) continue;
+    const op = /operation="([^"]+)"/.exec(line)?.[1];
+    if (op) out.set(op, (out.get(op) ?? 0) + Number(line.split(' ').at(-1)));
+  }
+  return out;
+}
+
 /** The q-quantile of the window's observations, by the project's one rule (the bucket bound where q·n is reached). */
 function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
   const bounds = [...after.keys()].sort((a, b) => a - b);
@@ -221,6 +239,32 @@ async function timeWebUi(ui: string, queries: string[]): Promise<number[]> {
   }
 }
 
+/**
+ * A burst's tail: what a few of the releases not yet baking are waiting on. Their phase as visibility
+ * has it, the workflow task pending (attempt, state, how long since scheduled), each pending activity
+ * (type, attempt, state, last failure) and the history's length.
+ */
+async function describeStragglers(client: Client): Promise<void> {
+  const now = Date.now();
+  let shown = 0;
+  for await (const w of client.workflow.list({ query: `ExecutionStatus = "Running" AND RolloutPhase != "canary"` })) {
+    if (shown++ >= 5) break;
+    const d = await client.workflow.getHandle(w.workflowId).describe();
+    const raw = d.raw;
+    const wft = raw.pendingWorkflowTask;
+    const since = (t?: { seconds?: unknown } | null) => (t?.seconds ? `${Math.round((now - Number(t.seconds) * 1000) / 1000)} s ago` : '');
+    const acts = (raw.pendingActivities ?? []).map(
+      (a) => `${a.activityType?.name} attempt ${a.attempt} ${a.state}${a.lastFailure?.message ? ` (${a.lastFailure.message.slice(0, 80)})` : ''} scheduled ${since(a.scheduledTime)}`,
+    );
+    process.stderr.write(
+      `    ${w.workflowId}: phase ${String(w.searchAttributes?.RolloutPhase ?? '?')}, ${d.historyLength} events` +
+        (wft ? `; workflow task attempt ${wft.attempt} ${wft.state} scheduled ${since(wft.scheduledTime)}` : '; no workflow task pending') +
+        (acts.length ? `; ${acts.join('; ')}` : '') +
+        '\n',
+    );
+  }
+}
+
 async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-scale-${kind}-${n}-`));
   const closers: (() => Promise<unknown>)[] = [];
@@ -248,12 +292,24 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     let address: string;
     let serverPids: () => number[];
     let uiUrl: string | null = null;
+    let serverMetricsUrl: string;
     if (kind === 'dev') {
       const port = await freePort();
       const uiPort = await freePort();
+      const serverMetricsPort = await freePort();
       const env = await TestWorkflowEnvironment.createLocal({
-        server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', port, ui: true, uiPort, dbFilename: path.join(dir, 'temporal.sqlite'), searchAttributes: ALL_SEARCH_ATTRIBUTES },
+        server: {
+          executable: findTemporalServers(true).devServer,
+          ip: '127.0.0.1',
+          port,
+          ui: true,
+          uiPort,
+          dbFilename: path.join(dir, 'temporal.sqlite'),
+          searchAttributes: ALL_SEARCH_ATTRIBUTES,
+          extraArgs: ['--metrics-port', String(serverMetricsPort)],
+        },
       });
+      serverMetricsUrl = `http://127.0.0.1:${serverMetricsPort}/metrics`;
       uiUrl = `http://127.0.0.1:${uiPort}`;
       closers.push(() => env.teardown());
       address = env.address;
@@ -263,6 +319,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       const stack = await startProdStack({ dir: path.join(dir, 'stack'), workers: 0 });
       closers.push(() => stack.close());
       address = stack.address;
+      serverMetricsUrl = stack.metricsUrl;
       serverPids = () => [stack.server.child.pid ?? 0, ...pidsMatching('postgres', path.join(dir, 'stack'))];
     }
 
@@ -280,6 +337,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       ...(values.wft ? { TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: values.wft } : {}),
       ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
       ...(values.acts ? { TEMPORAL_MAX_CONCURRENT_ACTIVITIES: values.acts } : {}),
+      ...(values.pollers ? { TEMPORAL_WORKFLOW_TASK_POLLERS: values.pollers, TEMPORAL_ACTIVITY_TASK_POLLERS: values.pollers } : {}),
     };
     // As the image and docker-compose.yml run it; `--arenas default` leaves glibc's own (8 per core).
     const inherited = { ...process.env };
@@ -341,6 +399,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
         if (s - lastReport >= 60) {
           lastReport = s;
           process.stderr.write(`  ${Math.round(s)} s: ${count} of ${n} baking\n`);
+          if (count >= 0.9 * n && count < n) await describeStragglers(client);
         }
         return count >= n;
       },
@@ -350,6 +409,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     // on the beat of releases started together; then the window.
     await new Promise((r) => setTimeout(r, INTERVAL_MS * 1.5));
     const s2sBefore = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
+    const requestsBefore = await serverRequests(serverMetricsUrl);
     const cpuBefore = serverPids().reduce((a, p) => a + cpuSeconds(p), 0);
     const workerCpuBefore = cpuSeconds(worker.pid ?? 0);
     const windowStart = Date.now();
@@ -364,6 +424,11 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const serverCpu = (serverPids().reduce((a, p) => a + cpuSeconds(p), 0) - cpuBefore) / windowS;
     const workerCpu = (cpuSeconds(worker.pid ?? 0) - workerCpuBefore) / windowS;
     const s2sAfter = await histogram(metricsUrl, 'temporal_workflow_task_schedule_to_start_latency');
+    const requestsAfter = await serverRequests(serverMetricsUrl);
+    const requests = [...requestsAfter]
+      .map(([op, v]): [string, number] => [op, (v - (requestsBefore.get(op) ?? 0)) / windowS])
+      .filter(([, rate]) => rate > 0)
+      .sort((a, b) => b[1] - a[1]);
 
     // Drift: each measurement's arrival after its due time (the previous measurement's time + 10 s).
     const byModel = new Map<string, { to: number; at: number }[]>();
@@ -407,6 +472,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       uiPhaseMs,
       uiModelMs,
       memory,
+      requests,
     };
   } finally {
     for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -427,6 +493,14 @@ function print(rows: Row[]): void {
       `| ${r.server} | ${r.n} | ${r.startS.toFixed(1)} s | ${sec(r.baking.half)} / ${sec(r.baking.p99)} / ${sec(r.baking.all)} | ≤${ms(r.s2sP50)} / ≤${ms(r.s2sP99)} | ${ms(r.driftP50)} / ${ms(r.driftP99)} | ${r.measurements} / ${r.expected} (${((100 * r.measurements) / r.expected).toFixed(0)}%) | ${r.rssMiB.toFixed(0)} MiB | ${r.workerCpu.toFixed(2)} / ${r.serverCpu.toFixed(2)} | ${ms(r.listMs)} / ${ms(r.countMs)} | ${ms(r.uiPhaseMs)} / ${ms(r.uiModelMs)} |`,
     );
   }
+  // What the releases ask of the server in the steady window: the busiest operations of its frontend.
+  console.log('');
+  console.log('| Server | Releases | Server requests per second in the window, busiest first (frontend) |');
+  console.log('|---|---|---|');
+  for (const r of rows) {
+    const total = r.requests.reduce((a, [, v]) => a + v, 0);
+    console.log(`| ${r.server} | ${r.n} | ${total.toFixed(0)} in all: ${r.requests.slice(0, 8).map(([op, v]) => `${op} ${v.toFixed(1)}`).join(', ')} |`);
+  }
   if (withMemory.length === 0) return;
   console.log('');
   console.log('| Server | Releases | RSS at its peak | Main thread heap, used | Workflow thread heap, used | V8 heaps, resident | V8 malloc + external | Outside V8 | RSS per release |');
@@ -441,7 +515,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);

@@ -160,6 +160,8 @@ export async function startPostgres(dir: string, env: ComposeEnv, port?: number)
 
 export interface ProdStack {
   address: string;
+  /** The Temporal server's Prometheus endpoint (its own metrics: requests by operation, persistence latency). */
+  metricsUrl: string;
   namespace: string;
   taskQueue: string;
   postgres: PostgresHandle;
@@ -215,6 +217,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
 
     // The image's ports are fixed (7233…); here each is free, through the template's own variables.
     const port = async () => String(await freeLowPort());
+    const metricsEndpoint = `127.0.0.1:${await port()}`;
     const serverEnv: Record<string, string> = {
       ...env,
       LOG_LEVEL: 'warn',
@@ -231,7 +234,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
       INTERNAL_FRONTEND_HTTP_PORT: await port(),
       INTERNAL_FRONTEND_MEMBERSHIP_PORT: await port(),
       PPROF_PORT: await port(),
-      PROMETHEUS_ENDPOINT: `127.0.0.1:${await port()}`,
+      PROMETHEUS_ENDPOINT: metricsEndpoint,
       TEMPORAL_BROADCAST_ADDRESS: '127.0.0.1',
     };
     const serverRoot = path.join(dir, 'temporal');
@@ -313,6 +316,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
 
     return {
       address,
+      metricsUrl: `http://${metricsEndpoint}/metrics`,
       namespace,
       taskQueue,
       get postgres() {
