@@ -31,9 +31,12 @@ async function main(): Promise<void> {
   });
   const port = await gateway.listen(env.GATEWAY_PORT, env.GATEWAY_HOST);
   logger.info({ url: `http://${env.GATEWAY_HOST}:${port}` }, 'gateway listening');
+  let closing: Promise<void> | null = null;
   const stop = () => {
+    if (closing) return;
     logger.info('gateway stopping');
-    gateway.close().then(
+    closing = gateway.close();
+    closing.then(
       () => process.exit(0),
       (err: unknown) => {
         logger.error({ err }, 'gateway stopped with route changes not on disk');

@@ -24,13 +24,19 @@ export async function writeJsonAtomicAsync(file: string, data: unknown): Promise
   // Two async writers of one file in one process must not share a temporary file.
   const tmp = `${tmpOf(file)}.${++asyncWrites}`;
   const text = JSON.stringify(data);
-  const fh = await fs.promises.open(tmp, 'w');
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    // A failed write (a full disk, say) leaves no temporary file behind to fill it further.
+    await fs.promises.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
   }
-  await fs.promises.rename(tmp, file);
   return text;
 }

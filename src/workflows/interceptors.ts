@@ -22,15 +22,15 @@ function stampOf(ts: NonNullable<ActivateInput['activation']['timestamp']>): Sta
   return { seconds: Number(ts.seconds ?? 0), nanos: ts.nanos ?? 0 };
 }
 
-function after(a: Stamp, b: Stamp): boolean {
-  return a.seconds > b.seconds || (a.seconds === b.seconds && a.nanos > b.nanos);
+function same(a: Stamp, b: Stamp): boolean {
+  return a.seconds === b.seconds && a.nanos === b.nanos;
 }
 
 const ms = (s: Stamp): number => s.seconds * 1000 + Math.floor(s.nanos / 1e6);
 
 /**
  * Every workflow task that brings events from the server (an activity's result, a timer, a message, a
- * cancellation) starts after the activation before it, so its clock is later. The SDK (1.24) breaks that
+ * cancellation) starts after the activation before it, on a clock of its own. The SDK (1.24) breaks that
  * in one case: a query replayed on a worker that does not cache the release, when the history ends in
  * events no task has started on yet (the worker that held the release is dead, and `rollout watch` or the
  * Web UI asks for the status). It applies those events on the clock it last had, and the release would
@@ -50,11 +50,13 @@ const ms = (s: Stamp): number => s.seconds * 1000 + Math.floor(s.nanos / 1e6);
  * takeChecks reply are checked against their own times in the workflow (release-support.ts) and are caught
  * there too; any other activity's result there is decided on a clock behind by the gap since that task.
  *
- * A local activity's return is stamped with the worker's clock, the next task with the server's: a worker
- * ahead of the server by more than the time between them has that task refused until the server's clock
- * passes it (retried meanwhile, never failing the release). So is any task after the server's clock steps back.
+ * Only the pattern measured is refused: a live activation (not replaying history) on exactly the clock,
+ * to the nanosecond, of the one before. A clock that goes back is let through: a local activity's return
+ * is stamped with the worker's clock and the next task with the server's, so skew between them, or a
+ * server's clock stepping back, must not refuse a real task. And nothing replayed from history is ever
+ * refused, so no history recorded before this guard, or on skewed clocks, can fail to replay because of it.
  */
-class ClockGuard implements WorkflowInternalsInterceptor {
+export class ClockGuard implements WorkflowInternalsInterceptor {
   private last?: Stamp;
   private checked = false;
 
@@ -65,7 +67,7 @@ class ClockGuard implements WorkflowInternalsInterceptor {
     const jobs = input.activation.jobs ?? [];
     if (!this.checked && timestamp && !jobs.some((j) => j.queryWorkflow)) {
       const now = stampOf(timestamp);
-      if (this.last && jobs.some(bringsEvents) && !after(now, this.last)) {
+      if (this.last && !input.activation.isReplaying && jobs.some(bringsEvents) && same(now, this.last)) {
         throw new StaleClock(ms(this.last), ms(now), 'events after the activation');
       }
       this.last = now;
