@@ -14,9 +14,14 @@ const WORKFLOWS = path.join(__dirname, '..', 'workflows');
  * zod and the domain, when the sources have a preload module (another build's may not).
  */
 export function preloadModules(workflowsPath: string): string[] {
-  const dir = path.dirname(workflowsPath);
-  const preload = ['preload.ts', 'preload.js'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+  const preload = besideWorkflows(workflowsPath, 'preload');
   return preload ? ['zod', preload] : [];
+}
+
+/** A module next to the workflows' entry, as sources (`.ts`) or compiled (`.js`), if the build has it. */
+function besideWorkflows(workflowsPath: string, name: string): string | undefined {
+  const dir = path.dirname(workflowsPath);
+  return [`${name}.ts`, `${name}.js`].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
 }
 
 /**
@@ -24,8 +29,8 @@ export function preloadModules(workflowsPath: string): string[] {
  * stale-clock guard), when the sources have them (another build's may not).
  */
 export function interceptorModules(workflowsPath: string): string[] {
-  const dir = path.dirname(workflowsPath);
-  return ['interceptors.ts', 'interceptors.js'].map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f)).slice(0, 1);
+  const interceptors = besideWorkflows(workflowsPath, 'interceptors');
+  return interceptors ? [interceptors] : [];
 }
 
 /** The worker option that loads the workflows: the prebuilt bundle when there is one, else the sources. */

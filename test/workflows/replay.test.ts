@@ -68,10 +68,18 @@ interface Cut {
   brought: string;
   afterEmptyTask: boolean;
 }
+/** A committed history's events, read and parsed once per file. */
+const parsed = new Map<string, Event[]>();
+function eventsOf(file: string): Event[] {
+  let events = parsed.get(file);
+  if (!events) parsed.set(file, (events = (JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as { events: Event[] }).events));
+  return events;
+}
+
 function cuts(): Cut[] {
   const out: Cut[] = [];
   for (const file of files) {
-    const events = (JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')) as { events: Event[] }).events;
+    const events = eventsOf(file);
     const scheduled = new Map<string, string>();
     const seen = new Set<string>();
     let lastStarted: Event | undefined;
@@ -101,6 +109,8 @@ function cuts(): Cut[] {
   return out;
 }
 
+const CUTS = cuts();
+
 describe('a query replayed after the worker that held the release died', () => {
   // The shipped bundle's interceptors, with a probe outside them that reports what they refuse: a replay
   // fails only on nondeterminism, so a refused last activation would otherwise pass unseen.
@@ -114,15 +124,14 @@ describe('a query replayed after the worker that held the release died', () => {
   });
 
   it('has a cut of each kind: activities of each sort, a timer, a signal', () => {
-    const kinds = new Set(cuts().map((c) => c.kind));
+    const kinds = new Set(CUTS.map((c) => c.kind));
     for (const k of ['ACTIVITY_TASK_COMPLETED:applyRoute', 'ACTIVITY_TASK_COMPLETED:notify', 'ACTIVITY_TASK_COMPLETED:takeChecks', 'TIMER_FIRED', 'WORKFLOW_EXECUTION_SIGNALED']) {
       expect(kinds).toContain(k);
     }
   });
 
   async function refusals(c: Cut): Promise<string[]> {
-    const raw = JSON.parse(fs.readFileSync(path.join(DIR, c.file), 'utf8')) as { events: Event[] };
-    raw.events = raw.events.filter((e) => Number(e.eventId) <= c.cut);
+    const raw = { events: eventsOf(c.file).filter((e) => Number(e.eventId) <= c.cut) };
     const refused: string[] = [];
     await Worker.runReplayHistory(
       { workflowBundle: probed, sinks: { ...releaseRecordSinks(), probe: { refused: { fn: (_info: unknown, m: string) => void refused.push(m), callDuringReplay: true } } } },
@@ -132,7 +141,7 @@ describe('a query replayed after the worker that held the release died', () => {
     return refused;
   }
 
-  const caught = cuts().filter((c) => !c.afterEmptyTask);
+  const caught = CUTS.filter((c) => !c.afterEmptyTask);
   it.each(caught.map((c) => [c.file, c.kind, c.cut, c] as const))('refuses %s cut after %s (event %i): its events came on the clock of the activation before', async (_f, _k, _n, c) => {
     const refused = await refusals(c);
     expect(refused).toHaveLength(1);
@@ -147,7 +156,7 @@ describe('a query replayed after the worker that held the release died', () => {
   // The known gap: after a task that brought the workflow nothing, the SDK moved the clock without an
   // activation, so this guard does not see it (a timer or a takeChecks reply may still be refused by the
   // checks against their own times). This pins the gap, so a change in the SDK that closes it shows here.
-  const gap = cuts().filter((c) => c.afterEmptyTask);
+  const gap = CUTS.filter((c) => c.afterEmptyTask);
   it.each(gap.map((c) => [c.file, c.kind, c.cut, c] as const))('not caught after a task that brought nothing: %s cut after %s (event %i)', async (_f, _k, _n, c) => {
     const refused = await refusals(c);
     expect(refused.filter((m) => m.startsWith('events after the activation'))).toEqual([]);
