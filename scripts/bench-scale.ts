@@ -25,12 +25,13 @@
 // the heaps' resident size, V8's own malloc and external memory, and what lies outside V8 (the SDK's Rust
 // core, code, malloc's free lists). --snapshot also
 // writes a heap snapshot of each thread after the window, to $TMPDIR/bench-scale-heap-<server>-<N>/.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { transformFileSync } from '@swc/core';
 import { chromium } from 'playwright-core';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { FileRegistry } from '../src/adapters/file-registry';
@@ -57,6 +58,7 @@ const { values } = parseArgs({
     acts: { type: 'string' },
     pollers: { type: 'string' },
     heap: { type: 'string' },
+    v8: { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
     interval: { type: 'string', default: '10s' },
     profile: { type: 'string' },
@@ -344,14 +346,15 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     delete inherited.MALLOC_ARENA_MAX;
     const arenaEnv = values.arenas === 'default' ? {} : { MALLOC_ARENA_MAX: values.arenas };
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
-    const bundle = path.join(ROOT, 'dist', 'workflow-bundle.js');
     const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
+    const v8Flags = (values.v8 ?? '').split(/\s+/).filter(Boolean);
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
     const probeFile = path.join(dir, 'heap-probe.jsonl');
-    const probe = values.memory || values.snapshot ? ['-r', './scripts/heap-probe.ts'] : [];
-    const worker: ChildProcess = spawn(process.execPath, [...heap, ...profile, '-r', '@swc-node/register', ...probe, 'src/workers/main.ts'], {
+    const probe = values.memory || values.snapshot ? ['-r', compiledProbe(dir)] : [];
+    // The worker as the image runs it: compiled (main()'s `npm run build`), with the prebuilt bundle.
+    const worker: ChildProcess = spawn(process.execPath, [...heap, ...v8Flags, ...profile, ...probe, path.join(ROOT, 'dist', 'workers', 'main.js')], {
       cwd: ROOT,
-      env: { ...inherited, ...arenaEnv, ...workerEnv, ...(fs.existsSync(bundle) ? { WORKFLOW_BUNDLE: bundle } : {}), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
+      env: { ...inherited, ...arenaEnv, ...workerEnv, NODE_ENV: 'production', WORKFLOW_BUNDLE: path.join(ROOT, 'dist', 'workflow-bundle.js'), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
       stdio: ['ignore', log, log],
     });
     closers.push(async () => {
@@ -511,14 +514,29 @@ function print(rows: Row[]): void {
   }
 }
 
+/** scripts/heap-probe.ts as plain JavaScript in `dir`, to preload into the compiled worker without a TypeScript loader. */
+function compiledProbe(dir: string): string {
+  const { code } = transformFileSync(path.join(ROOT, 'scripts', 'heap-probe.ts'), { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
+  const out = path.join(dir, 'heap-probe.js');
+  fs.writeFileSync(out, code);
+  return out;
+}
+
 async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
+  for (const f of (values.v8 ?? '').split(/\s+/).filter(Boolean)) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8 '--max-semi-space-size=4'`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
+  // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
+  // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript
+  // compiler and source maps: about 75 MiB more RSS each, none of it the product's.
+  process.stderr.write('  npm run build (the worker and its workflow bundle, as the image builds them)\n');
+  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status ?? built.signal})`);
   const rows: Row[] = [];
   for (const kind of kinds) {
     for (const n of ns) {

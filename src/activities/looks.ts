@@ -1,6 +1,7 @@
 // The takeChecks activity: a timed analysis step's looks taken in the worker, with the same rules and
 // the same judge as the workflow's own loop (src/domain/looks.ts), so a release checked every few
 // seconds wakes its workflow every `wakeAfterMs` instead of at every look.
+import { setTimeout as delay } from 'node:timers/promises';
 import { CancelledFailure, type Context } from '@temporalio/activity';
 import { analysisExit, recordLook } from '../domain/analysis';
 import { ShadowReport, VariantStats, verdict } from '../domain/gates';
@@ -10,6 +11,22 @@ import type { Ports } from './ports';
 /** A measurement is tried this many times, a second then two apart, before its look is missing data. */
 const ATTEMPTS = 3;
 
+/**
+ * Sleeps `ms`, or throws the activity's CancelledFailure once it is cancelled. Not `ctx.sleep`: each of its
+ * calls hangs a reaction on the activity's `cancelled` promise that keeps the call's timer, closures and
+ * promises alive until the activity ends (SDK 1.24), and a takeChecks sleeps once a look for minutes, in
+ * each of thousands of releases. Here the abort listener goes when the timer does.
+ */
+export async function sleepUnlessCancelled(ctx: Pick<Context, 'cancellationSignal'>, ms: number): Promise<void> {
+  const signal = ctx.cancellationSignal;
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (err) {
+    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new CancelledFailure(String(signal.reason));
+    throw err;
+  }
+}
+
 async function retried<T>(ctx: Context, beat: () => void, fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -17,7 +34,7 @@ async function retried<T>(ctx: Context, beat: () => void, fn: () => Promise<T>):
     } catch (err) {
       if (attempt >= ATTEMPTS || err instanceof CancelledFailure) throw err;
       beat();
-      await ctx.sleep(1_000 * 2 ** (attempt - 1));
+      await sleepUnlessCancelled(ctx, 1_000 * 2 ** (attempt - 1));
     }
   }
 }
@@ -52,7 +69,7 @@ export async function takeLooks(ports: Pick<Ports, 'metrics' | 'shadow'>, req: L
     if (looks.length > 0 && now - began >= req.wakeAfterMs) break;
     beat();
     const due = nextLookAt(p, l, now);
-    if (due > now) await ctx.sleep(due - now);
+    if (due > now) await sleepUnlessCancelled(ctx, due - now);
     const at = Date.now();
     if (!lookDue(p, l, at)) continue;
     const results = await look(at).catch((err: unknown) => {

@@ -1,10 +1,11 @@
 // The takeChecks activity's loop (src/activities/looks.ts) on the wall clock, with a metrics port that
 // answers from a rule: when it comes back (its wake, a breach), what a failed read becomes, and that a
 // cancelled release stops it.
+import { getEventListeners } from 'node:events';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Ports, TimeWindow } from '../../../src/activities/ports';
-import { takeLooks } from '../../../src/activities/looks';
+import { sleepUnlessCancelled, takeLooks } from '../../../src/activities/looks';
 import type { LooksReply, LooksRequest } from '../../../src/domain/looks';
 import { STANDARD_GATES } from '../../../src/domain/manifest';
 import { anInterval } from '../../helpers/builders';
@@ -104,5 +105,40 @@ describe('takeChecks: a step looked at every interval by the worker', () => {
     await new Promise((r) => setTimeout(r, 200));
     env.cancel();
     await expect(reply).rejects.toBeInstanceOf(CancelledFailure);
+  });
+
+  it('given many looks, then it sleeps without ctx.sleep, whose every call stays alive until the activity ends', async () => {
+    const { ports } = metricsPort(0.01);
+    const env = new MockActivityEnvironment();
+    const sleep = jest.fn(() => Promise.reject(new Error('ctx.sleep called')));
+    const reply = (await env.run(async () => {
+      const ctx = Context.current();
+      Object.defineProperty(ctx, 'sleep', { value: sleep });
+      return takeLooks(ports, aRequest({ intervalMs: 20, wakeAfterMs: 300 }), ctx);
+    })) as LooksReply;
+    expect(reply.looks.length).toBeGreaterThan(5);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+});
+
+describe('sleepUnlessCancelled', () => {
+  it('given a sleep that ends, then it leaves no listener on the activity\'s cancellation signal', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 20; i++) await sleepUnlessCancelled({ cancellationSignal: controller.signal }, 1);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('given a cancellation during the sleep, then it throws the activity\'s CancelledFailure at once', async () => {
+    const controller = new AbortController();
+    const reason = new CancelledFailure('CANCELLED');
+    const slept = sleepUnlessCancelled({ cancellationSignal: controller.signal }, 60_000);
+    controller.abort(reason);
+    await expect(slept).rejects.toBe(reason);
+  });
+
+  it('given an activity already cancelled, then it throws before sleeping', async () => {
+    const controller = new AbortController();
+    controller.abort(new CancelledFailure('CANCELLED'));
+    await expect(sleepUnlessCancelled({ cancellationSignal: controller.signal }, 60_000)).rejects.toBeInstanceOf(CancelledFailure);
   });
 });
