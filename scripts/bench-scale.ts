@@ -1,5 +1,5 @@
 // Benchmark: what one worker carries. For each N, N releases of N models bake at once on ONE worker
-// process, each measuring its gates every 10 s (--interval), against a fresh Temporal (the dev server on SQLite, or
+// process (compiled, as the image runs it), each measuring its gates every 10 s (--interval), against a fresh Temporal (the dev server on SQLite, or
 // the production-like stack on PostgreSQL). After a warm-up it watches a steady window and prints:
 //   - the time to start all N releases, and until half, 99% and all of them bake (past 90%, what a few of
 //     those not yet baking wait on, every minute);
@@ -12,11 +12,12 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --heap 768 --arenas 2|default --interval 10s --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --growing 20 --heap 768 --v8=--max-semi-space-size=4 --arenas 2|default --interval 10s --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker, --pollers both
 // TEMPORAL_WORKFLOW_TASK_POLLERS and TEMPORAL_ACTIVITY_TASK_POLLERS (`autoscaling` or a maximum); omitted,
-// the worker's defaults apply (the SDK's, and 5000 activities). --heap sets the worker's V8 heap limit
+// the worker's defaults apply (the SDK's, and 5000 activities). --growing sets WORKER_HEAP_GROWING_PERCENT
+// (how far V8's heaps grow between full collections). --v8 passes other node/V8 flags. --heap sets the worker's V8 heap limit
 // (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --arenas sets
 // MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
 // writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     pollers: { type: 'string' },
     heap: { type: 'string' },
     v8: { type: 'string' },
+    growing: { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
     interval: { type: 'string', default: '10s' },
     profile: { type: 'string' },
@@ -339,6 +341,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       ...(values.wft ? { TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS: values.wft } : {}),
       ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
       ...(values.acts ? { TEMPORAL_MAX_CONCURRENT_ACTIVITIES: values.acts } : {}),
+      ...(values.growing ? { WORKER_HEAP_GROWING_PERCENT: values.growing } : {}),
       ...(values.pollers ? { TEMPORAL_WORKFLOW_TASK_POLLERS: values.pollers, TEMPORAL_ACTIVITY_TASK_POLLERS: values.pollers } : {}),
     };
     // As the image and docker-compose.yml run it; `--arenas default` leaves glibc's own (8 per core).
@@ -526,7 +529,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
   for (const f of (values.v8 ?? '').split(/\s+/).filter(Boolean)) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8 '--max-semi-space-size=4'`);

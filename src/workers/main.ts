@@ -1,4 +1,5 @@
 // The worker's composition root: config, logger, adapters, worker; clean shutdown on SIGINT/SIGTERM.
+import v8 from 'node:v8';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { buildPorts } from '../adapters';
@@ -35,9 +36,18 @@ export function installRuntime(logger: Logger, metricsBind?: string): void {
   });
 }
 
+/**
+ * WORKER_HEAP_GROWING_PERCENT: V8 reads the flag at every full collection, and flags are the process's,
+ * so set before the SDK starts its workflow thread it holds for both threads' heaps.
+ */
+export function applyHeapGrowing(percent: number | undefined): void {
+  if (percent !== undefined) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
+}
+
 /** Runs until a shutdown signal, or until `stop` resolves (for processes that host the worker, like the demo). */
 export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Promise<void>): Promise<void> {
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
+  applyHeapGrowing(config.heapGrowingPercent);
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
     const source = workflowSource({ bundle: config.workflowBundle });
@@ -55,7 +65,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
         ? { workerDeploymentOptions: { version: config.deployment, useWorkerVersioning: true, defaultVersioningBehavior: RELEASE_VERSIONING } }
         : {}),
     });
-    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');

@@ -51,6 +51,11 @@ describe('Worker Versioning', () => {
     expect(() => loadConfig({ TEMPORAL_WORKFLOW_TASK_POLLERS: 'lots' })).toThrow(/TEMPORAL_WORKFLOW_TASK_POLLERS: expected autoscaling or a number of pollers from 2 to 1000/);
     expect(() => loadConfig({ TEMPORAL_ACTIVITY_TASK_POLLERS: '1' })).toThrow(/TEMPORAL_ACTIVITY_TASK_POLLERS/);
   });
+  it('sets how far the heaps grow between full collections, naming the variable when it is not a percentage from 5 to 400', () => {
+    expect(loadConfig({}).heapGrowingPercent).toBeUndefined();
+    expect(loadConfig({ WORKER_HEAP_GROWING_PERCENT: '20' }).heapGrowingPercent).toBe(20);
+    for (const bad of ['0', '401', '12.5', 'small']) expect(() => loadConfig({ WORKER_HEAP_GROWING_PERCENT: bad })).toThrow(/WORKER_HEAP_GROWING_PERCENT: expected a (whole )?percentage/);
+  });
 });
 
 describe('router choice', () => {
