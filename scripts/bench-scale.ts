@@ -532,11 +532,11 @@ async function main(): Promise<void> {
   const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
-  for (const f of (values.v8 ?? '').split(/\s+/).filter(Boolean)) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8 '--max-semi-space-size=4'`);
+  for (const f of (values.v8 ?? '').split(/\s+/).filter(Boolean)) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
   // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
   // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript
-  // compiler and source maps: about 75 MiB more RSS each, none of it the product's.
+  // compiler and source maps: about 75 MiB more RSS in all, none of it the product's.
   process.stderr.write('  npm run build (the worker and its workflow bundle, as the image builds them)\n');
   const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   if (built.status !== 0) throw new Error(`npm run build failed (exit ${built.status ?? built.signal})`);

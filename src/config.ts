@@ -126,7 +126,8 @@ export const WorkerEnvSchema = z.object({
    * How far V8 lets each heap grow past what the last full collection kept before it collects again, in
    * percent (V8's --heap-growing-percent, set at start for both of the worker's threads). Less memory for
    * more collecting: 20 held 2,000 releases looked at every 10 s in under 1 GiB (README, "What one worker
-   * carries"). Default: V8's own, which lets a busy heap grow to about twice what it keeps.
+   * carries"). Default: V8's own, which lets a busy heap grow to about twice what it keeps. V8's flags are
+   * the process's: where the worker shares its process (`npm run dev`, the demo), the gateway's heap too.
    */
   WORKER_HEAP_GROWING_PERCENT: z.coerce.number({ error: 'expected a percentage from 5 to 400' }).int('expected a whole percentage').min(5, 'expected a percentage from 5 to 400').max(400, 'expected a percentage from 5 to 400').optional(),
 });

@@ -40,8 +40,25 @@ function aRequest(o: { intervalMs?: number; wakeAfterMs?: number; minMs?: number
   };
 }
 
+/**
+ * Every run forbids the SDK's `ctx.sleep`, whose every call stays alive until the activity ends: a sleep
+ * through it (a look's wait or a retry's back-off) fails the test.
+ */
+const ctxSleep = jest.fn(() => Promise.reject(new Error('ctx.sleep called: it keeps every call alive until the activity ends')));
 const run = (env: MockActivityEnvironment, ports: Pick<Ports, 'metrics' | 'shadow'>, req: LooksRequest) =>
-  env.run(async () => takeLooks(ports, req, Context.current())) as Promise<LooksReply>;
+  env.run(async () => {
+    const ctx = Context.current();
+    Object.defineProperty(ctx, 'sleep', { value: ctxSleep });
+    return takeLooks(ports, req, ctx);
+  }) as Promise<LooksReply>;
+
+afterEach(() => {
+  try {
+    expect(ctxSleep).not.toHaveBeenCalled();
+  } finally {
+    ctxSleep.mockClear();
+  }
+});
 
 describe('takeChecks: a step looked at every interval by the worker', () => {
   it('given a healthy candidate, when its wake comes, then it returns every look, an interval apart, each window following the last', async () => {
@@ -107,17 +124,10 @@ describe('takeChecks: a step looked at every interval by the worker', () => {
     await expect(reply).rejects.toBeInstanceOf(CancelledFailure);
   });
 
-  it('given many looks, then it sleeps without ctx.sleep, whose every call stays alive until the activity ends', async () => {
+  it('given many looks, then it sleeps between them without ctx.sleep', async () => {
     const { ports } = metricsPort(0.01);
-    const env = new MockActivityEnvironment();
-    const sleep = jest.fn(() => Promise.reject(new Error('ctx.sleep called')));
-    const reply = (await env.run(async () => {
-      const ctx = Context.current();
-      Object.defineProperty(ctx, 'sleep', { value: sleep });
-      return takeLooks(ports, aRequest({ intervalMs: 20, wakeAfterMs: 300 }), ctx);
-    })) as LooksReply;
+    const reply = await run(new MockActivityEnvironment(), ports, aRequest({ intervalMs: 20, wakeAfterMs: 300 }));
     expect(reply.looks.length).toBeGreaterThan(5);
-    expect(sleep).not.toHaveBeenCalled();
   });
 });
 
