@@ -68,6 +68,8 @@ const { values } = parseArgs({
     snapshot: { type: 'boolean', default: false },
   },
 });
+/** --v8's node/V8 flags for the worker, checked in main(). */
+const V8_FLAGS = (values.v8 ?? '').split(/\s+/).filter(Boolean);
 /** How often each release measures its gates: under a minute in `takeChecks`, a minute or more in the workflow. */
 const INTERVAL_MS = parseDuration(values.interval ?? '10s');
 
@@ -350,12 +352,11 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const arenaEnv = values.arenas === 'default' ? {} : { MALLOC_ARENA_MAX: values.arenas };
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
     const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
-    const v8Flags = (values.v8 ?? '').split(/\s+/).filter(Boolean);
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
     const probeFile = path.join(dir, 'heap-probe.jsonl');
     const probe = values.memory || values.snapshot ? ['-r', compiledProbe(dir)] : [];
     // The worker as the image runs it: compiled (main()'s `npm run build`), with the prebuilt bundle.
-    const worker: ChildProcess = spawn(process.execPath, [...heap, ...v8Flags, ...profile, ...probe, path.join(ROOT, 'dist', 'workers', 'main.js')], {
+    const worker: ChildProcess = spawn(process.execPath, [...heap, ...V8_FLAGS, ...profile, ...probe, path.join(ROOT, 'dist', 'workers', 'main.js')], {
       cwd: ROOT,
       env: { ...inherited, ...arenaEnv, ...workerEnv, NODE_ENV: 'production', WORKFLOW_BUNDLE: path.join(ROOT, 'dist', 'workflow-bundle.js'), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
       stdio: ['ignore', log, log],
@@ -532,7 +533,7 @@ async function main(): Promise<void> {
   const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
-  for (const f of (values.v8 ?? '').split(/\s+/).filter(Boolean)) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
+  for (const f of V8_FLAGS) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
   // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
   // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript

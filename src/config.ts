@@ -47,6 +47,8 @@ function temporalConnection(e: z.infer<z.ZodObject<typeof TemporalEnv>>): Tempor
 /** `autoscaling`, or at most N polls at once. */
 const PollersSchema = z.union([z.literal('autoscaling'), z.coerce.number().int().min(2).max(1_000)], { error: 'expected autoscaling or a number of pollers from 2 to 1000' });
 
+const GROWING_RANGE = 'expected a percentage from 5 to 400';
+
 type PollerBehavior = NonNullable<WorkerOptions['workflowTaskPollerBehavior']>;
 
 function pollerBehavior(v: 'autoscaling' | number | undefined): PollerBehavior | undefined {
@@ -129,7 +131,7 @@ export const WorkerEnvSchema = z.object({
    * carries"). Default: V8's own, which lets a busy heap grow to about twice what it keeps. V8's flags are
    * the process's: where the worker shares its process (`npm run dev`, the demo), the gateway's heap too.
    */
-  WORKER_HEAP_GROWING_PERCENT: z.coerce.number({ error: 'expected a percentage from 5 to 400' }).int('expected a whole percentage').min(5, 'expected a percentage from 5 to 400').max(400, 'expected a percentage from 5 to 400').optional(),
+  WORKER_HEAP_GROWING_PERCENT: z.coerce.number({ error: GROWING_RANGE }).int('expected a whole percentage').min(5, GROWING_RANGE).max(400, GROWING_RANGE).optional(),
 });
 
 export type WorkerConfig = Readonly<{

@@ -40,7 +40,7 @@ export function installRuntime(logger: Logger, metricsBind?: string): void {
  * WORKER_HEAP_GROWING_PERCENT: V8 reads the flag at every full collection, and flags are the process's,
  * so set before the SDK starts its workflow thread it holds for both threads' heaps.
  */
-export function applyHeapGrowing(percent: number | undefined): void {
+function applyHeapGrowing(percent: number | undefined): void {
   if (percent !== undefined) v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
