@@ -8,6 +8,7 @@ import { createLogger, PinoSdkLogger, type Logger } from '../logger';
 import { releaseRecordSinks } from '../report/record';
 import { RELEASE_VERSIONING } from '../workflows/release-versioning';
 import { workflowSource } from './bundle';
+import { workflowThreadsWithoutStackTraces } from './stack-traces';
 
 /** Workflow-task latencies span milliseconds to minutes when a worker is overloaded. */
 const LATENCY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000];
@@ -48,6 +49,7 @@ function applyHeapGrowing(percent: number | undefined): void {
 export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Promise<void>): Promise<void> {
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   applyHeapGrowing(config.heapGrowingPercent);
+  if (!config.stackTraces) workflowThreadsWithoutStackTraces();
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
     const source = workflowSource({ bundle: config.workflowBundle });
@@ -65,7 +67,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
         ? { workerDeploymentOptions: { version: config.deployment, useWorkerVersioning: true, defaultVersioningBehavior: RELEASE_VERSIONING } }
         : {}),
     });
-    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent, stackTraces: config.stackTraces }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');

@@ -5,8 +5,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { FileRegistry } from '../../src/adapters/file-registry';
+import { releaseWorkflowId } from '../../src/constants';
 import { Gateway } from '../../src/gateway/server';
 import { cli } from '../helpers/cli';
 import { fakeModelServer, type FakeModel } from '../helpers/model-server';
@@ -90,4 +92,50 @@ it('given a worker killed with SIGKILL while a release waits at 30%, then a new 
   expect(JSON.parse(status.stdout)).toMatchObject({ outcome: 'promoted', phase: 'promoted' });
   second.child.kill('SIGTERM');
   await new Promise((r) => second.child.once('exit', r));
+}, 120_000);
+
+/**
+ * WORKER_STACK_TRACES=off (src/workers/stack-traces.ts): the worker's workflow thread runs without the SDK's
+ * stack-trace hook, so the stack-trace query answers with no stacks; a worker with the default answers
+ * with the release's own. The release moves between the two as between any workers.
+ */
+it('given WORKER_STACK_TRACES=off, then the stack-trace query has no stacks, a default worker shows the release waiting, and the release is promoted', async () => {
+  const model = uniqueModel('stacks');
+  gateway.serveModel(model, { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url }, 'v1');
+  await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
+  const env = {
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS as string,
+    TEMPORAL_TASK_QUEUE: uniqueQueue('stacks'),
+    MODEL_ROLLOUT_DATA_DIR: dir,
+    GATEWAY_URL: gatewayUrl,
+    GATEWAY_ADMIN_TOKEN: TOKEN,
+    LOG_LEVEL: 'info',
+  };
+  const file = path.join(dir, 'stacks.yaml');
+  fs.writeFileSync(file, stringify({ apiVersion: 'model-rollout/v1', kind: 'Release', model, candidate: 'v2', approvals: { approvers: ['alice'] }, plan: [{ kind: 'setTraffic', percent: 30 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] }));
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  try {
+    const handle = new Client({ connection }).workflow.getHandle(releaseWorkflowId(model));
+    const stacks = (): Promise<string> => handle.query<string>('__stack_trace');
+
+    const off = startWorker({ ...env, WORKER_STACK_TRACES: 'off' });
+    await off.started;
+    const started = await cli(['start', '-f', file, '--wait', '--until', 'approval', '--json'], env);
+    expect(started.code).toBe(20);
+    expect(await stacks()).toBe('');
+    off.child.kill('SIGTERM');
+    await new Promise((r) => off.child.once('exit', r));
+
+    const on = startWorker(env);
+    await on.started;
+    // A new worker replays the release to answer: the stacks are those of the release waiting for approval.
+    expect(await stacks()).toMatch(/src\/workflows\/release\.ts/);
+    const approved = await cli(['approve', model, '--as', 'alice', '--reason', 'stacks seen'], env);
+    expect({ code: approved.code, stderr: approved.stderr }).toEqual({ code: 0, stderr: '' });
+    await until('promotion', () => gateway.routes.get(model)?.variants.find((v) => v.version === 'v2')?.weight === 100);
+    on.child.kill('SIGTERM');
+    await new Promise((r) => on.child.once('exit', r));
+  } finally {
+    await connection.close();
+  }
 }, 120_000);
