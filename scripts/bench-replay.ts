@@ -6,12 +6,13 @@
 //
 // Records one run of such a bake under the time-skipping server, with takeChecks answering at once with
 // the first 12 looks of the reply recorded in test/replay/histories/fast-looks-promoted.json (real gates, as
-// a release's history holds them). Cuts the history where a worker receives the release's task after k
+// a release's history holds them), and no size limit on the run. Cuts the history where a worker receives the release's task after k
 // replies, and replays each cut in two child processes: the worker's default, and WORKER_STACK_TRACES=off
 // (the SDK's stack-trace hook refused). Prints CPU per replay, p50, side by side with the ratio; then
 // what those costs mean for one worker carrying N releases with a cache of C (a model from the measured
-// costs: the (N - C) releases outside the cache replay once per wake, each at the mean cost of a run's life).
-//   npm run bench:replay [-- --replies 1,10,35,70,115 --repeat 10]
+// costs: the (N - C) releases outside the cache replay once per wake, each at the mean cost over a run's
+// life), for runs that continue as new at 1 MiB (the release's default) and at 4 MiB (the server's).
+//   npm run bench:replay [-- --replies 1,10,30,60,110 --repeat 10]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -20,10 +21,11 @@ import { parseArgs } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import type { LooksReply, LooksRequest } from '../src/domain/looks';
 import { releaseRecordSinks } from '../src/report/record';
 import { refuseSdkStackTraceHookHere } from '../src/workers/stack-traces';
+import { DEFAULT_HISTORY_SIZE_LIMIT_BYTES } from '../src/workflows/release-activities';
 import { aManifest } from '../test/helpers/builders';
+import { instantLooks } from '../test/helpers/recorded-looks';
 import { Harness } from '../test/helpers/release-harness';
 import { StubPorts } from '../test/helpers/stub-ports';
 import { bundle, quietRuntime } from '../test/helpers/temporal';
@@ -36,7 +38,7 @@ const LOOKS_PER_REPLY = 12;
 
 const { values } = parseArgs({
   options: {
-    replies: { type: 'string', default: '1,10,35,70,115' },
+    replies: { type: 'string', default: '1,10,30,60,110' },
     repeat: { type: 'string', default: '10' },
     child: { type: 'string' },
     'without-stack-traces': { type: 'boolean', default: false },
@@ -48,38 +50,18 @@ const REPEAT = Number(values.repeat);
 for (const k of REPLIES) if (!Number.isInteger(k) || k < 1 || k > 400) throw new Error(`--replies '${values.replies}': expected whole numbers from 1 to 400, e.g. --replies 1,10,35`);
 if (!Number.isInteger(REPEAT) || REPEAT < 1 || REPEAT > 100) throw new Error(`--repeat '${values.repeat}': expected a whole number from 1 to 100`);
 
-/** The takeChecks reply as a release's history records it: the first reply of the committed fast-looks history. */
-function recordedReply(): LooksReply {
-  const file = path.join(ROOT, 'test/replay/histories/fast-looks-promoted.json');
-  const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(file, 'utf8')));
-  const events = history.events ?? [];
-  const takeChecks = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks').map((e) => Number(e.eventId)));
-  for (const e of events) {
-    const done = e.activityTaskCompletedEventAttributes;
-    const data = done?.result?.payloads?.[0]?.data;
-    if (!data || !takeChecks.has(Number(done?.scheduledEventId))) continue;
-    const reply = JSON.parse(Buffer.from(data).toString('utf8')) as LooksReply;
-    if (reply.looks.length >= LOOKS_PER_REPLY) return reply;
-  }
-  throw new Error(`${file}: no takeChecks reply with ${LOOKS_PER_REPLY} looks`);
-}
-
 /** Records one run of a bake with at least `replies` takeChecks replies; its history. */
 async function recordRun(replies: number): Promise<History> {
   const h = await Harness.create();
   try {
-    const recorded = recordedReply();
-    const takeChecks = async (req: LooksRequest): Promise<LooksReply> => {
-      const now = Date.now();
-      const looks = recorded.looks.slice(0, LOOKS_PER_REPLY).map((l, i) => ({ at: now - (LOOKS_PER_REPLY - i) * 10, results: l.results }));
-      return { looks, progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now }, requests: 0, ranMs: 0 };
-    };
+    const takeChecks = instantLooks(LOOKS_PER_REPLY);
     const m = aManifest({ model: 'replay-bench', plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] });
     const { history, stop } = await h.withWorker(
       new StubPorts(),
       async (q) => {
-        // Six events a reply; the run continues as new past the limit, and the first run is the one kept.
-        const handle = await h.start(q, m, { historyEventLimit: replies * 6 + 100 });
+        // Six events a reply; the run continues as new past the event limit or where the server suggests it
+        // (4 MiB, about 115 replies), and the first run is the one kept.
+        const handle = await h.start(q, m, { historyEventLimit: replies * 6 + 100, historySizeLimit: 50 * 1024 * 1024 });
         const runId = handle.firstExecutionRunId;
         for (let i = 0; ; i++) {
           const d = await h.env.client.workflow.getHandle(handle.workflowId, runId).describe();
@@ -171,17 +153,23 @@ function replayIn(file: string, withoutStackTraces: boolean): Cut[] {
   return JSON.parse(r.stdout.trim().split('\n').pop() as string) as Cut[];
 }
 
-/** Mean replay cost over a run's life of `k` replies, by the trapezoid over the measured cuts. */
-function meanOverRun(cuts: Cut[], k: number): number {
-  const pts = cuts.filter((c) => c.replies <= k);
-  if (pts.length === 0 || (pts[pts.length - 1] as Cut).replies !== k) throw new Error(`no measured cut at ${k} replies`);
+/**
+ * Mean replay cost over a run's life when it continues as new at `limitKiB`: replies come at an even
+ * pace, so the mean over its size, by the trapezoid over the measured cuts up to the limit (interpolated).
+ */
+function meanOverRun(cuts: Cut[], limitKiB: number): number {
+  const last = cuts[cuts.length - 1] as Cut;
+  if (last.kib < limitKiB) throw new Error(`no measured cut reaches ${limitKiB} KiB (the largest is ${last.kib.toFixed(0)} KiB): add more --replies`);
   let area = 0;
-  let prev = { replies: 0, cpuMs: (pts[0] as Cut).cpuMs };
-  for (const p of pts) {
-    area += ((p.cpuMs + prev.cpuMs) / 2) * (p.replies - prev.replies);
-    prev = p;
+  let prev = { kib: 0, cpuMs: (cuts[0] as Cut).cpuMs };
+  for (const c of cuts) {
+    const to = Math.min(c.kib, limitKiB);
+    const cost = c.kib <= limitKiB ? c.cpuMs : prev.cpuMs + ((c.cpuMs - prev.cpuMs) * (to - prev.kib)) / (c.kib - prev.kib);
+    area += ((cost + prev.cpuMs) / 2) * (to - prev.kib);
+    prev = { kib: to, cpuMs: cost };
+    if (c.kib >= limitKiB) break;
   }
-  return area / k;
+  return area / limitKiB;
 }
 
 async function main(): Promise<void> {
@@ -213,17 +201,21 @@ async function main(): Promise<void> {
   // The model: releases outside the cache replay once a wake, at the mean cost over a run's life.
   console.log('');
   console.log(`Modelled from the costs above: one worker, N releases looked at every 10 s, a cache of C; the N - C outside it each replay once every ${WAKE_MINUTES} min.`);
-  console.log('| N | C | Replays per second | Run of (replies) | Worker cores for replays, default | WORKER_STACK_TRACES=off |');
+  console.log('| N | C | Replays per second | Runs continue as new at | Worker cores for replays, default | WORKER_STACK_TRACES=off |');
   console.log('|---|---|---|---|---|---|');
-  const runs = [...new Set([REPLIES.find((k) => k >= 35), most])].filter((k): k is number => k !== undefined);
+  const runs = [
+    { kib: DEFAULT_HISTORY_SIZE_LIMIT_BYTES / 1024, what: '1 MiB (the release default)' },
+    // The longest cut stands for runs that go on until the server suggests continuing (at 4 MiB).
+    { kib: (on[on.length - 1] as Cut).kib, what: `${((on[on.length - 1] as Cut).kib / 1024).toFixed(1)} MiB (near the server's 4 MiB)` },
+  ];
   for (const [n, c] of [
     [2_000, 500],
     [2_000, 1_000],
     [2_000, 1_500],
   ] as const) {
     const rate = (n - c) / (WAKE_MINUTES * 60);
-    for (const k of runs) {
-      console.log(`| ${n} | ${c} | ${rate.toFixed(1)} | ${k} | ${((rate * meanOverRun(on, k)) / 1000).toFixed(2)} | ${((rate * meanOverRun(off, k)) / 1000).toFixed(2)} |`);
+    for (const r of runs) {
+      console.log(`| ${n} | ${c} | ${rate.toFixed(1)} | ${r.what} | ${((rate * meanOverRun(on, r.kib)) / 1000).toFixed(2)} | ${((rate * meanOverRun(off, r.kib)) / 1000).toFixed(2)} |`);
     }
   }
 }

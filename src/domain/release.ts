@@ -86,6 +86,11 @@ export const ReleaseWorkflowInputSchema = z.strictObject({
       /** Continue-as-new once a run's history passes this many events, or when the server suggests it. Default 8,000. */
       historyEventLimit: z.number().int().min(100).max(50_000).optional(),
       /**
+       * Continue-as-new once a run's history passes this many bytes. Default 1 MiB; at least 1 MiB, twice
+       * the state a run carries into the next at most, so a run always has room for its own events.
+       */
+      historySizeLimit: z.number().int().min(1024 * 1024).max(50 * 1024 * 1024).optional(),
+      /**
        * Who takes the looks of a step checked more often than once a minute: the takeChecks activity
        * (`activity`, the default), or the workflow, one timer a look (`workflow`). Under a time-skipping
        * server (the simulator) it must be the workflow: an activity's sleep runs on the wall clock, which

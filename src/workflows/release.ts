@@ -51,12 +51,14 @@ import {
 import {
   CARRIED_STATE_LIMIT_BYTES,
   DEFAULT_HISTORY_EVENT_LIMIT,
+  DEFAULT_HISTORY_SIZE_LIMIT_BYTES,
   BATCHED_BELOW_MS,
   BATCHED_LOOKS,
   LOCAL_MEASUREMENTS,
   ROUTE_REFUSALS,
   WAKE_AFTER_MS,
   SEQUENTIAL_GATES,
+  RUN_SIZE_LIMIT,
   STRICT_SCHEMAS,
   acts,
   evalActs,
@@ -123,6 +125,8 @@ class Release {
   private readonly s: CarriedState;
   private readonly fresh: boolean;
   private published = '';
+  /** This run's history size limit, decided at its start: none for a run begun before it (RUN_SIZE_LIMIT). */
+  private sizeLimit = Number.POSITIVE_INFINITY;
   /** The shadow's mirrored requests at its last look. */
   private shadowRequests = 0;
 
@@ -279,6 +283,7 @@ class Release {
   // ------------------------------------------------------------------------------------------ main path
 
   async run(): Promise<ReleaseResult> {
+    if (patched(RUN_SIZE_LIMIT)) this.sizeLimit = this.input.options?.historySizeLimit ?? DEFAULT_HISTORY_SIZE_LIMIT_BYTES;
     if (this.fresh) {
       this.note({ type: 'started', message: `release of ${this.m.model} ${this.m.candidate} started`, by: this.s.requestedBy });
     }
@@ -998,14 +1003,16 @@ class Release {
 
   private historyFull(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength >= (this.input.options?.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT);
+    return info.continueAsNewSuggested || info.historyLength >= (this.input.options?.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT) || info.historySize >= this.sizeLimit;
   }
 
   private async maybeContinueAsNew(): Promise<void> {
     if (!this.historyFull()) return;
     await condition(allHandlersFinished);
-    const events = workflowInfo().historyLength;
-    this.note({ type: 'continued-as-new', message: `run ${this.s.run} → ${this.s.run + 1} after ${events} events` });
+    const { historyLength: events, historySize: bytes } = workflowInfo();
+    // The size only in runs with a size limit: the carried state of runs begun before replays as it ran.
+    const size = Number.isFinite(this.sizeLimit) ? ` (${Math.round(bytes / 1024)} KiB)` : '';
+    this.note({ type: 'continued-as-new', message: `run ${this.s.run} → ${this.s.run + 1} after ${events} events${size}` });
     this.s.run += 1;
     // The carried state must stay far below the server's payload limit (2 MB by default).
     this.trimmed(compact(this.s.timeline, () => JSON.stringify(this.s).length, CARRIED_STATE_LIMIT_BYTES));

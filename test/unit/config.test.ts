@@ -56,6 +56,12 @@ describe('Worker Versioning', () => {
     expect(loadConfig({ WORKER_HEAP_GROWING_PERCENT: '20' }).heapGrowingPercent).toBe(20);
     for (const bad of ['0', '401', '12.5', 'small']) expect(() => loadConfig({ WORKER_HEAP_GROWING_PERCENT: bad })).toThrow(/WORKER_HEAP_GROWING_PERCENT: expected a (whole )?percentage/);
   });
+  it('keeps the SDK stack traces unless WORKER_STACK_TRACES=off, naming the variable for anything else', () => {
+    expect(loadConfig({}).stackTraces).toBe(true);
+    expect(loadConfig({ WORKER_STACK_TRACES: 'on' }).stackTraces).toBe(true);
+    expect(loadConfig({ WORKER_STACK_TRACES: 'off' }).stackTraces).toBe(false);
+    for (const bad of ['false', 'OFF', '0', '']) expect(() => loadConfig({ WORKER_STACK_TRACES: bad })).toThrow(/WORKER_STACK_TRACES: expected on or off/);
+  });
 });
 
 describe('router choice', () => {

@@ -8,6 +8,7 @@ import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 import { TIMELINE_LIMITS } from '../../src/domain/timeline';
 import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
 import { aManifest } from '../helpers/builders';
+import { instantLooks } from '../helpers/recorded-looks';
 import { Harness } from '../helpers/release-harness';
 import { StubPorts } from '../helpers/stub-ports';
 import { uniqueModel } from '../helpers/temporal';
@@ -116,6 +117,28 @@ it('given a takeChecks that fails, then no task is refused as stale: the release
   expect(result.status.timeline.some((e) => e.type === 'measurement')).toBe(true);
   expect(refused).toEqual([]);
 }, 60_000);
+
+/**
+ * A release outside a worker's cache replays its run's history at each task, at a cost that grows with it
+ * (`npm run bench:replay`): a run continues as new at 1 MiB. Forty replies of twelve recorded looks (about
+ * 35 KiB each) come back at once, then the release takes its own looks to the bake's end.
+ */
+it('given a bake looked at every 10 s, when its run passes 1 MiB of history, then it continues as new with every look kept, and is promoted', async () => {
+  const looks = instantLooks(12);
+  let calls = 0;
+  const { result, refused } = await bakeWith(async (req: LooksRequest): Promise<LooksReply> => (calls++ < 40 ? looks(req) : { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 }));
+  expect(result.outcome).toBe('promoted');
+  expect(refused).toEqual([]);
+  const continued = result.status.timeline.filter((e) => e.type === 'continued-as-new');
+  expect(continued.length).toBeGreaterThanOrEqual(1);
+  expect(result.status.run).toBe(continued.length + 1);
+  // Past 1 MiB by less than a reply: the run ends at the first task over the limit.
+  const kib = Number(/ events \((\d+) KiB\)$/.exec(continued[0]?.message ?? '')?.[1]);
+  expect(kib).toBeGreaterThanOrEqual(1024);
+  expect(kib).toBeLessThan(1024 + 40);
+  const measured = result.status.timeline.filter((e) => e.type === 'measurement' && e.step === 1).reduce((n, e) => n + (e.count ?? 1), 0);
+  expect(measured).toBeGreaterThanOrEqual(40 * 12);
+}, 120_000);
 
 describe('accepted manifests, generated', () => {
   // fast-check draws plausible edits of a short release; every manifest the schema accepts must end in

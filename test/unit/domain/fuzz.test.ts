@@ -156,4 +156,15 @@ describe('fuzzing the schemas', () => {
     expect(ReleaseWorkflowInputSchema.safeParse({ manifest: null }).success).toBe(false);
     expect(ReleaseWorkflowInputSchema.safeParse({ manifest: {} }).success).toBe(true);
   });
+
+  it('a run size limit below 1 MiB is refused naming the option: a run must have room after the state it carries', () => {
+    const at = (historySizeLimit: unknown) => ReleaseWorkflowInputSchema.safeParse({ manifest: {}, options: { historySizeLimit } });
+    expect(at(1024 * 1024).success).toBe(true);
+    expect(at(50 * 1024 * 1024).success).toBe(true);
+    for (const bad of [1024 * 1024 - 1, 0, 2.5e6 + 0.5, 51 * 1024 * 1024, '1MiB']) {
+      const r = at(bad);
+      expect(r.success).toBe(false);
+      expect(r.error?.issues[0]?.path).toEqual(['options', 'historySizeLimit']);
+    }
+  });
 });

@@ -1,0 +1,40 @@
+// A takeChecks reply as a release's history records it (real gates, real evidence): the first reply with
+// at least `looks` looks in the committed fast-looks history. For the tests and benchmarks that need a
+// history of realistic size without waiting for real looks.
+import fs from 'node:fs';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import type { LooksReply, LooksRequest } from '../../src/domain/looks';
+
+const FILE = path.resolve(__dirname, '../replay/histories/fast-looks-promoted.json');
+
+export function recordedReply(looks: number): LooksReply {
+  const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(FILE, 'utf8')));
+  const events = history.events ?? [];
+  const takeChecks = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks').map((e) => Number(e.eventId)));
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes;
+    const data = done?.result?.payloads?.[0]?.data;
+    if (!data || !takeChecks.has(Number(done?.scheduledEventId))) continue;
+    const reply = JSON.parse(Buffer.from(data).toString('utf8')) as LooksReply;
+    if (reply.looks.length >= looks) return { ...reply, looks: reply.looks.slice(0, looks) };
+  }
+  throw new Error(`${FILE}: no takeChecks reply with ${looks} looks`);
+}
+
+/**
+ * A takeChecks that answers at once with the recorded looks, stamped now: under the time-skipping server
+ * the release's clock does not move while it answers, so its run's history grows a reply at a time.
+ */
+export function instantLooks(looks: number): (req: LooksRequest) => Promise<LooksReply> {
+  const recorded = recordedReply(looks);
+  return async (req) => {
+    const now = Date.now();
+    return {
+      looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),
+      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
+      requests: 0,
+      ranMs: 0,
+    };
+  };
+}
