@@ -12,11 +12,11 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --growing 20 --heap 768 --v8=--max-semi-space-size=4 --arenas 2|default --interval 10s --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --growing 20 --stack-traces off --heap 768 --v8=--max-semi-space-size=4 --arenas 2|default --interval 10s --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker, --pollers both
 // TEMPORAL_WORKFLOW_TASK_POLLERS and TEMPORAL_ACTIVITY_TASK_POLLERS (`autoscaling` or a maximum); omitted,
-// the worker's defaults apply (the SDK's, and 5000 activities). --growing sets WORKER_HEAP_GROWING_PERCENT
+// the worker's defaults apply (the SDK's, and 5000 activities). --stack-traces sets WORKER_STACK_TRACES. --growing sets WORKER_HEAP_GROWING_PERCENT
 // (how far V8's heaps grow between full collections). --v8 passes other node/V8 flags. --heap sets the worker's V8 heap limit
 // (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --arenas sets
 // MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
@@ -61,6 +61,7 @@ const { values } = parseArgs({
     heap: { type: 'string' },
     v8: { type: 'string' },
     growing: { type: 'string' },
+    'stack-traces': { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
     interval: { type: 'string', default: '10s' },
     profile: { type: 'string' },
@@ -123,8 +124,9 @@ function heapBreakdown(file: string, since: number): Breakdown | null {
   return {
     rssMiB: mib(peak.rss),
     mainMiB: mib(peak.main.used),
-    // The SDK's workflow thread(s), by their entry point; other worker threads would be left out.
-    workflowsMiB: mib(peak.threads.filter((t) => /workflow-worker-thread/.test(t.url)).reduce((a, t) => a + t.used, 0)),
+    // The SDK's workflow thread(s), by their entry point, or with no URL: started as an eval preamble
+    // (WORKER_STACK_TRACES=off, src/workers/stack-traces.ts). Other worker threads would be left out.
+    workflowsMiB: mib(peak.threads.filter((t) => /workflow-worker-thread/.test(t.url) || t.url === '').reduce((a, t) => a + t.used, 0)),
     heapsMiB: mib(heaps),
     v8OtherMiB: mib(other),
     outsideMiB: mib(peak.rss - heaps - other),
@@ -344,6 +346,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       ...(values.la ? { TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES: values.la } : {}),
       ...(values.acts ? { TEMPORAL_MAX_CONCURRENT_ACTIVITIES: values.acts } : {}),
       ...(values.growing ? { WORKER_HEAP_GROWING_PERCENT: values.growing } : {}),
+      ...(values['stack-traces'] ? { WORKER_STACK_TRACES: values['stack-traces'] } : {}),
       ...(values.pollers ? { TEMPORAL_WORKFLOW_TASK_POLLERS: values.pollers, TEMPORAL_ACTIVITY_TASK_POLLERS: values.pollers } : {}),
     };
     // As the image and docker-compose.yml run it; `--arenas default` leaves glibc's own (8 per core).
@@ -530,7 +533,7 @@ async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'stack-traces', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
   for (const f of V8_FLAGS) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);

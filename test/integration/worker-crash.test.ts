@@ -57,20 +57,26 @@ async function until(what: string, fn: () => Promise<boolean> | boolean, ms = 30
   }
 }
 
-it('given a worker killed with SIGKILL while a release waits at 30%, then a new worker process carries it to promotion', async () => {
-  const model = uniqueModel('crash');
+/** A model served by the gateway and registered, a worker environment on a queue of its own, and a manifest: 30%, then an approval. */
+async function aRelease(prefix: string): Promise<{ model: string; env: Record<string, string>; file: string }> {
+  const model = uniqueModel(prefix);
   gateway.serveModel(model, { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url }, 'v1');
   await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
   const env = {
     TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS as string,
-    TEMPORAL_TASK_QUEUE: uniqueQueue('crash'),
+    TEMPORAL_TASK_QUEUE: uniqueQueue(prefix),
     MODEL_ROLLOUT_DATA_DIR: dir,
     GATEWAY_URL: gatewayUrl,
     GATEWAY_ADMIN_TOKEN: TOKEN,
     LOG_LEVEL: 'info',
   };
-  const file = path.join(dir, 'release.yaml');
+  const file = path.join(dir, `${prefix}.yaml`);
   fs.writeFileSync(file, stringify({ apiVersion: 'model-rollout/v1', kind: 'Release', model, candidate: 'v2', approvals: { approvers: ['alice'] }, plan: [{ kind: 'setTraffic', percent: 30 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] }));
+  return { model, env, file };
+}
+
+it('given a worker killed with SIGKILL while a release waits at 30%, then a new worker process carries it to promotion', async () => {
+  const { model, env, file } = await aRelease('crash');
 
   const first = startWorker(env);
   await first.started;
@@ -100,19 +106,7 @@ it('given a worker killed with SIGKILL while a release waits at 30%, then a new 
  * with the release's own. The release moves between the two as between any workers.
  */
 it('given WORKER_STACK_TRACES=off, then the stack-trace query has no stacks, a default worker shows the release waiting, and the release is promoted', async () => {
-  const model = uniqueModel('stacks');
-  gateway.serveModel(model, { v1: (models[0] as FakeModel).url, v2: (models[1] as FakeModel).url }, 'v1');
-  await new FileRegistry(path.join(dir, 'registry.json')).register(model, 'v1', true);
-  const env = {
-    TEMPORAL_ADDRESS: process.env.TEMPORAL_TEST_ADDRESS as string,
-    TEMPORAL_TASK_QUEUE: uniqueQueue('stacks'),
-    MODEL_ROLLOUT_DATA_DIR: dir,
-    GATEWAY_URL: gatewayUrl,
-    GATEWAY_ADMIN_TOKEN: TOKEN,
-    LOG_LEVEL: 'info',
-  };
-  const file = path.join(dir, 'stacks.yaml');
-  fs.writeFileSync(file, stringify({ apiVersion: 'model-rollout/v1', kind: 'Release', model, candidate: 'v2', approvals: { approvers: ['alice'] }, plan: [{ kind: 'setTraffic', percent: 30 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] }));
+  const { model, env, file } = await aRelease('stacks');
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   try {
     const handle = new Client({ connection }).workflow.getHandle(releaseWorkflowId(model));
