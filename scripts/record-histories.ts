@@ -9,7 +9,9 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
 import { actionSignals, actionUpdates } from '../src/workflows/release';
+import type { LooksReply, LooksRequest } from '../src/domain/looks';
 import { aManifest } from '../test/helpers/builders';
+import { instantLooks } from '../test/helpers/recorded-looks';
 import { Harness } from '../test/helpers/release-harness';
 import { BROKEN, HEALTHY, StubPorts, type VariantBehaviour } from '../test/helpers/stub-ports';
 
@@ -109,6 +111,17 @@ async function main(): Promise<void> {
         live,
       );
     },
+    'fast-looks-long-run': async () => {
+      // A run past 1 MiB: 40 takeChecks replies of 12 recorded looks answered at once (about 1.4 MiB), then
+      // the release's own looks to the bake's end. The committed file was recorded at ffa8bc5, before runs
+      // continued as new at 1 MiB: it guards patched('run-size-limit'). Recorded today it would hold the
+      // marker and a continue-as-new, and lose that case.
+      const looks = instantLooks(12);
+      let calls = 0;
+      const takeChecks = async (req: LooksRequest): Promise<LooksReply> => (calls++ < 40 ? looks(req) : { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 });
+      const m = aManifest({ model: 'replay-long-run', plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
+      await save('fast-looks-long-run', new StubPorts(), m, undefined, h, { takeChecks });
+    },
   };
 
   async function save(
@@ -117,6 +130,7 @@ async function main(): Promise<void> {
     manifest: ReturnType<typeof aManifest>,
     drive?: (handle: Awaited<ReturnType<Harness['start']>>) => Promise<void>,
     on: Harness = h,
+    replaced: Parameters<Harness['withWorker']>[2] = {},
   ): Promise<void> {
     await on.withWorker(ports, async (q) => {
       const handle = await on.start(q, manifest);
@@ -130,7 +144,7 @@ async function main(): Promise<void> {
       });
       fs.writeFileSync(path.join(OUT, `${name}${SUFFIX}.json`), `${JSON.stringify(json)}\n`);
       console.log(`${name}: ${result.outcome}, ${history.events?.length} events`);
-    });
+    }, replaced);
   }
 
   fs.mkdirSync(OUT, { recursive: true });

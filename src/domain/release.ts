@@ -86,8 +86,8 @@ export const ReleaseWorkflowInputSchema = z.strictObject({
       /** Continue-as-new once a run's history passes this many events, or when the server suggests it. Default 8,000. */
       historyEventLimit: z.number().int().min(100).max(50_000).optional(),
       /**
-       * Continue-as-new once a run's history passes this many bytes. Default 1 MiB; at least 1 MiB, twice
-       * the state a run carries into the next at most, so a run always has room for its own events.
+       * Continue-as-new once a run's history passes this many bytes, and the run has added half of it
+       * itself (a run that starts large, with the state it carries, is not cut at once). Default 1 MiB.
        */
       historySizeLimit: z.number().int().min(1024 * 1024).max(50 * 1024 * 1024).optional(),
       /**

@@ -49,7 +49,7 @@ function applyHeapGrowing(percent: number | undefined): void {
 export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Promise<void>): Promise<void> {
   const { address, namespace, taskQueue, tls, apiKey } = config.temporal;
   applyHeapGrowing(config.heapGrowingPercent);
-  if (!config.stackTraces) workflowThreadsWithoutStackTraces();
+  const workflowThreadsStarted = config.stackTraces ? null : workflowThreadsWithoutStackTraces();
   const connection = await NativeConnection.connect({ address, tls: tls || undefined, apiKey });
   try {
     const source = workflowSource({ bundle: config.workflowBundle });
@@ -67,6 +67,8 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
         ? { workerDeploymentOptions: { version: config.deployment, useWorkerVersioning: true, defaultVersioningBehavior: RELEASE_VERSIONING } }
         : {}),
     });
+    // The SDK starts its workflow threads in Worker.create: none started without the hook means it no longer starts them as it did.
+    if (workflowThreadsStarted?.() === 0) throw new Error('WORKER_STACK_TRACES=off: the SDK started no workflow thread the setting could apply to (unset it)');
     logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent, stackTraces: config.stackTraces }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();

@@ -12,16 +12,19 @@
 // V8's, read when an error is made), and Node's own promise hooks (AsyncLocalStorage, which the SDK's
 // cancellation scopes run on) are untouched. Commands do not depend on the hook, so histories replay alike
 // with it or without (test/workflows/replay-without-stack-traces.test.ts replays every committed one).
+import fs from 'node:fs';
 import workerThreads from 'node:worker_threads';
 
 /** The SDK's workflow-thread entry, which it starts with `new Worker(path)`. */
 const SDK_WORKFLOW_THREAD = /[\\/]@temporalio[\\/]worker[\\/]lib[\\/]workflow[\\/]workflow-worker-thread\.js$/;
 
 /**
- * Plain JavaScript run first in each workflow thread: wraps `v8.promiseHooks.createHook` so that the one
- * call made from the SDK's vm-shared module (its compiled file, or its TypeScript source where a source-map
- * hook rewrites stacks, as under swc-node) gets a no-op in place of a hook. Any other caller is served as
- * before. `globalThis.__modelRolloutRefusedHooks` counts the refusals (the tests read it).
+ * Plain JavaScript run first in each workflow thread: wraps `v8.promiseHooks.createHook` so that a call
+ * made directly from the SDK's vm-shared module (its compiled file, or its TypeScript source where a
+ * source-map hook rewrites stacks, as under swc-node) gets a no-op in place of a hook. Only the direct
+ * caller counts: Node's own AsyncLocalStorage asks through the same function, from its internals, while
+ * a workflow (run from vm-shared) is on the stack. `globalThis.__modelRolloutRefusedHooks` counts the
+ * refusals (the tests read it).
  */
 export const REFUSE_SDK_STACK_TRACE_HOOK = `(() => {
   const hooks = require('node:v8').promiseHooks;
@@ -29,7 +32,9 @@ export const REFUSE_SDK_STACK_TRACE_HOOK = `(() => {
   const fromSdk = /[\\\\/]@temporalio[\\\\/]worker[\\\\/](?:lib|src)[\\\\/]workflow[\\\\/]vm-shared\\.[jt]s:/;
   globalThis.__modelRolloutRefusedHooks = 0;
   hooks.createHook = function createHook(callbacks) {
-    if (fromSdk.test(new Error().stack || '')) {
+    // Line 0 is the error's message, line 1 this function, line 2 whoever called it.
+    const caller = (new Error().stack || '').split('\\n')[2] || '';
+    if (fromSdk.test(caller)) {
       globalThis.__modelRolloutRefusedHooks += 1;
       return () => undefined;
     }
@@ -45,26 +50,52 @@ export function refuseSdkStackTraceHookHere(): void {
   new Function('require', REFUSE_SDK_STACK_TRACE_HOOK)(require);
 }
 
-let installed = false;
+/**
+ * What a `new Worker(filename, options)` starts with WORKER_STACK_TRACES=off: the SDK's workflow thread
+ * as an eval script that runs the preamble and then loads the SDK's own entry, with the options the SDK
+ * gave (so the thread inherits the process's node and V8 flags as before); any other thread as asked.
+ */
+export function workflowThreadArgs(filename: string | URL, options?: workerThreads.WorkerOptions): [string | URL, workerThreads.WorkerOptions | undefined] {
+  if (typeof filename === 'string' && SDK_WORKFLOW_THREAD.test(filename) && !options?.eval) {
+    return [`${REFUSE_SDK_STACK_TRACE_HOOK}\nrequire(${JSON.stringify(filename)});`, { ...options, eval: true }];
+  }
+  return [filename, options];
+}
 
 /**
- * Makes the SDK start its workflow threads without its stack-trace hook: each is started as a small eval
- * script that runs REFUSE_SDK_STACK_TRACE_HOOK and then loads the SDK's own entry, with the options the SDK
- * gave (so the thread inherits the process's node and V8 flags as before). Other threads (pino's, the
- * gateway's) start as they would. Call before the worker is created; once per process.
+ * Refuses to apply to an SDK whose layout it does not know, rather than do nothing: the workflow
+ * thread's entry must be where the SDK starts it from, and vm-shared must still ask for its hook.
  */
-export function workflowThreadsWithoutStackTraces(): void {
-  if (installed) return;
-  installed = true;
+function checkSdkLayout(): void {
+  const entry = require.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread');
+  const shared = require.resolve('@temporalio/worker/lib/workflow/vm-shared');
+  if (!SDK_WORKFLOW_THREAD.test(entry) || !fs.readFileSync(shared, 'utf8').includes('promiseHooks.createHook')) {
+    throw new Error(`WORKER_STACK_TRACES=off: this @temporalio/worker does not start its workflow threads from ${entry} with a promise hook in ${shared}; the setting cannot apply (unset it)`);
+  }
+}
+
+let wrapped: { count: number } | null = null;
+
+/**
+ * Makes the SDK start its workflow threads without its stack-trace hook (workflowThreadArgs). Other
+ * threads (pino's, the gateway's) start as they would. Call before the worker is created; once per
+ * process. Returns how many workflow threads it has started so far, for the worker to check.
+ */
+export function workflowThreadsWithoutStackTraces(): () => number {
+  if (wrapped) {
+    const w = wrapped;
+    return () => w.count;
+  }
+  checkSdkLayout();
+  const w = (wrapped = { count: 0 });
   const Base = workerThreads.Worker;
   class WorkflowThread extends Base {
     constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
-      if (typeof filename === 'string' && SDK_WORKFLOW_THREAD.test(filename) && !options?.eval) {
-        super(`${REFUSE_SDK_STACK_TRACE_HOOK}\nrequire(${JSON.stringify(filename)});`, { ...options, eval: true });
-      } else {
-        super(filename, options);
-      }
+      const [f, o] = workflowThreadArgs(filename, options);
+      super(f, o);
+      if (f !== filename) w.count += 1;
     }
   }
   workerThreads.Worker = WorkflowThread;
+  return () => w.count;
 }

@@ -283,7 +283,12 @@ class Release {
   // ------------------------------------------------------------------------------------------ main path
 
   async run(): Promise<ReleaseResult> {
-    if (patched(RUN_SIZE_LIMIT)) this.sizeLimit = this.input.options?.historySizeLimit ?? DEFAULT_HISTORY_SIZE_LIMIT_BYTES;
+    if (patched(RUN_SIZE_LIMIT)) {
+      const limit = this.input.options?.historySizeLimit ?? DEFAULT_HISTORY_SIZE_LIMIT_BYTES;
+      // A run adds at least half the limit of its own events: one that starts large (the state it carries,
+      // its input) can never continue as new at once, and again, forever.
+      this.sizeLimit = Math.max(limit, workflowInfo().historySize + limit / 2);
+    }
     if (this.fresh) {
       this.note({ type: 'started', message: `release of ${this.m.model} ${this.m.candidate} started`, by: this.s.requestedBy });
     }

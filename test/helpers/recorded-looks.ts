@@ -3,6 +3,7 @@
 // history of realistic size without waiting for real looks.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Context } from '@temporalio/activity';
 import { temporal } from '@temporalio/proto';
 import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 
@@ -23,13 +24,14 @@ export function recordedReply(looks: number): LooksReply {
 }
 
 /**
- * A takeChecks that answers at once with the recorded looks, stamped now: under the time-skipping server
- * the release's clock does not move while it answers, so its run's history grows a reply at a time.
+ * A takeChecks that answers at once with the recorded looks, stamped when the server scheduled it: on the
+ * release's clock, which a time-skipping server may have moved years past the wall clock. The release's
+ * clock does not move while it answers, so its run's history grows a reply at a time.
  */
 export function instantLooks(looks: number): (req: LooksRequest) => Promise<LooksReply> {
   const recorded = recordedReply(looks);
   return async (req) => {
-    const now = Date.now();
+    const now = Context.current().info.currentAttemptScheduledTimestampMs;
     return {
       looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),
       progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },

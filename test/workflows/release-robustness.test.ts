@@ -130,14 +130,51 @@ it('given a bake looked at every 10 s, when its run passes 1 MiB of history, the
   expect(result.outcome).toBe('promoted');
   expect(refused).toEqual([]);
   const continued = result.status.timeline.filter((e) => e.type === 'continued-as-new');
-  expect(continued.length).toBeGreaterThanOrEqual(1);
-  expect(result.status.run).toBe(continued.length + 1);
+  expect(continued).toHaveLength(1);
+  expect(result.status.run).toBe(2);
   // Past 1 MiB by less than a reply: the run ends at the first task over the limit.
   const kib = Number(/ events \((\d+) KiB\)$/.exec(continued[0]?.message ?? '')?.[1]);
   expect(kib).toBeGreaterThanOrEqual(1024);
   expect(kib).toBeLessThan(1024 + 40);
   const measured = result.status.timeline.filter((e) => e.type === 'measurement' && e.step === 1).reduce((n, e) => n + (e.count ?? 1), 0);
   expect(measured).toBeGreaterThanOrEqual(40 * 12);
+}, 120_000);
+
+/**
+ * A run that starts with its history already past the size limit (the state it carries, in UTF-8) must not
+ * continue as new at once, and again, forever: it goes on until it has added half the limit of its own.
+ * The carried state is a real one (the input of a run continued while waiting for approval), with a
+ * timeline of non-ASCII messages making the new run's first event about 1.4 MiB.
+ */
+it('given a run that starts past 1 MiB of history, then it does not continue as new at once, and approval still promotes', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'approval', reason: 'sign-off' }, { kind: 'fullRollout' }] });
+  await h.withWorker(ports, async (q) => {
+    const first = await h.start(q, m, { historyEventLimit: 100 });
+    await h.until(first, 'awaiting-approval');
+    for (let i = 0; i < 60; i++) await first.signal('approv', { by: 'typo', reason: `misspelt ${i}` });
+    await h.until(first, (s) => s.run > 1);
+    // The latest run's input: the state carried into it.
+    const latest = h.env.client.workflow.getHandle(first.workflowId);
+    const input = (await latest.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    const carried = (JSON.parse(Buffer.from(input as Uint8Array).toString('utf8')) as { carried?: Record<string, unknown> }).carried;
+    expect(carried).toMatchObject({ phase: 'awaiting-approval' });
+    await first.terminate('its carried state taken');
+    // 800 entries of 600 three-byte characters: about 1.4 MiB of messages.
+    const big = { ...carried, timeline: Array.from({ length: 800 }, (_, i) => ({ at: new Date(Date.UTC(2026, 11, 6, 0, 0, i)).toISOString(), type: 'action-ignored', message: '€'.repeat(600) })) };
+    const second = await h.env.client.workflow.start(releaseWorkflow, {
+      taskQueue: q,
+      workflowId: first.workflowId,
+      args: [{ manifest: m, requestedBy: 'ci', options: { historySizeLimit: 1024 * 1024 }, carried: big } as never],
+    });
+    const s = await h.until(second, 'awaiting-approval');
+    const started = (await second.fetchHistory()).events?.find((e) => e.workflowTaskStartedEventAttributes)?.workflowTaskStartedEventAttributes;
+    expect(Number(started?.historySizeBytes)).toBeGreaterThan(1024 * 1024);
+    await second.signal(actionSignals.approve, { by: 'alice', reason: 'ok' });
+    const result = await second.result();
+    expect(result.outcome).toBe('promoted');
+    expect(result.status.run).toBe(s.run);
+  });
 }, 120_000);
 
 describe('accepted manifests, generated', () => {

@@ -13,7 +13,7 @@ function replayAll(...args: string[]): { replayed: string[]; failed: Record<stri
   return JSON.parse(r.stdout.trim().split('\n').pop() as string);
 }
 
-it('given the SDK stack-trace hook refused, then every committed history replays without non-determinism, as with the hook', () => {
+it('given the SDK stack-trace hook refused, then every committed history replays without non-determinism', () => {
   const files = fs.readdirSync(path.join(ROOT, 'test/replay/histories')).filter((f) => f.endsWith('.json')).sort();
   const without = replayAll('--without-stack-traces');
   expect(without.refused).toBe(1);
