@@ -25,7 +25,7 @@ import { releaseRecordSinks } from '../src/report/record';
 import { refuseSdkStackTraceHookHere } from '../src/workers/stack-traces';
 import { DEFAULT_HISTORY_SIZE_LIMIT_BYTES } from '../src/workflows/release-activities';
 import { aManifest } from '../test/helpers/builders';
-import { instantLooks } from '../test/helpers/recorded-looks';
+import { instantLooks, takeChecksScheduled } from '../test/helpers/recorded-looks';
 import { Harness } from '../test/helpers/release-harness';
 import { StubPorts } from '../test/helpers/stub-ports';
 import { bundle, quietRuntime } from '../test/helpers/temporal';
@@ -101,7 +101,7 @@ async function recordRun(replies: number): Promise<History> {
 /** The history as a worker receives it for the release's task after its k-th reply. */
 function cutAfterReplies(history: History, k: number): History | null {
   const events = history.events ?? [];
-  const takeChecks = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks').map((e) => Number(e.eventId)));
+  const takeChecks = takeChecksScheduled(events);
   let seen = 0;
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as temporal.api.history.v1.IHistoryEvent;
@@ -205,8 +205,9 @@ async function main(): Promise<void> {
   console.log('|---|---|---|---|---|---|');
   const runs = [
     { kib: DEFAULT_HISTORY_SIZE_LIMIT_BYTES / 1024, what: '1 MiB (the release default)' },
-    // The longest cut stands for runs that go on until the server suggests continuing (at 4 MiB).
-    { kib: (on[on.length - 1] as Cut).kib, what: `${((on[on.length - 1] as Cut).kib / 1024).toFixed(1)} MiB (near the server's 4 MiB)` },
+    // The longest cut stands for runs that go on until the server suggests continuing (at 4 MiB), when
+    // --replies reaches that far (the default's 110 replies: 3.7 MiB).
+    { kib: (on[on.length - 1] as Cut).kib, what: `${((on[on.length - 1] as Cut).kib / 1024).toFixed(1)} MiB (the longest cut; the server suggests 4 MiB)` },
   ];
   for (const [n, c] of [
     [2_000, 500],

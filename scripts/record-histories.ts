@@ -9,7 +9,6 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
 import { actionSignals, actionUpdates } from '../src/workflows/release';
-import type { LooksReply, LooksRequest } from '../src/domain/looks';
 import { aManifest } from '../test/helpers/builders';
 import { instantLooks } from '../test/helpers/recorded-looks';
 import { Harness } from '../test/helpers/release-harness';
@@ -116,11 +115,8 @@ async function main(): Promise<void> {
       // the release's own looks to the bake's end. The committed file was recorded at ffa8bc5, before runs
       // continued as new at 1 MiB: it guards patched('run-size-limit'). Recorded today it would hold the
       // marker and a continue-as-new, and lose that case.
-      const looks = instantLooks(12);
-      let calls = 0;
-      const takeChecks = async (req: LooksRequest): Promise<LooksReply> => (calls++ < 40 ? looks(req) : { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 });
       const m = aManifest({ model: 'replay-long-run', plan: [{ kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '2m', interval: '10s' }, { kind: 'fullRollout' }] });
-      await save('fast-looks-long-run', new StubPorts(), m, undefined, h, { takeChecks });
+      await save('fast-looks-long-run', new StubPorts(), m, undefined, h, { takeChecks: instantLooks(12, 40) });
     },
   };
 

@@ -4,8 +4,8 @@
 // every promise a workflow creates, captures a stack trace, maps each frame through the bundle's source
 // map and keeps it until the promise settles: that is what answers the stack-trace query (the Web UI's
 // "Stack Trace" tab, `temporal workflow stack`). It has no switch (sdk-typescript#1587). Measured by
-// `npm run bench:replay`: most of a replay's CPU beyond the workflow's own code, and the cost of a replay is
-// what a release evicted from the sticky cache pays at each of its workflow tasks.
+// `npm run bench:replay`: about 40% of a replay's CPU, and a replay is what a release evicted from the
+// sticky cache pays at each of its workflow tasks.
 //
 // Off, the SDK's hook is refused in its workflow threads only, and the stack-trace query answers with no
 // stacks. Everything else stays: the workflow's errors keep their source-mapped stacks (those are
@@ -82,12 +82,13 @@ let wrapped: { count: number } | null = null;
  * process. Returns how many workflow threads it has started so far, for the worker to check.
  */
 export function workflowThreadsWithoutStackTraces(): () => number {
-  if (wrapped) {
-    const w = wrapped;
-    return () => w.count;
-  }
+  const w = (wrapped ??= install());
+  return () => w.count;
+}
+
+function install(): { count: number } {
   checkSdkLayout();
-  const w = (wrapped = { count: 0 });
+  const w = { count: 0 };
   const Base = workerThreads.Worker;
   class WorkflowThread extends Base {
     constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
@@ -97,5 +98,5 @@ export function workflowThreadsWithoutStackTraces(): () => number {
     }
   }
   workerThreads.Worker = WorkflowThread;
-  return () => w.count;
+  return w;
 }

@@ -9,10 +9,15 @@ import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 
 const FILE = path.resolve(__dirname, '../replay/histories/fast-looks-promoted.json');
 
+/** The event IDs of a history's takeChecks schedulings: their completions name them. */
+export function takeChecksScheduled(events: temporal.api.history.v1.IHistoryEvent[]): Set<number> {
+  return new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks').map((e) => Number(e.eventId)));
+}
+
 export function recordedReply(looks: number): LooksReply {
   const history = temporal.api.history.v1.History.fromObject(JSON.parse(fs.readFileSync(FILE, 'utf8')));
   const events = history.events ?? [];
-  const takeChecks = new Set(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'takeChecks').map((e) => Number(e.eventId)));
+  const takeChecks = takeChecksScheduled(events);
   for (const e of events) {
     const done = e.activityTaskCompletedEventAttributes;
     const data = done?.result?.payloads?.[0]?.data;
@@ -26,11 +31,14 @@ export function recordedReply(looks: number): LooksReply {
 /**
  * A takeChecks that answers at once with the recorded looks, stamped when the server scheduled it: on the
  * release's clock, which a time-skipping server may have moved years past the wall clock. The release's
- * clock does not move while it answers, so its run's history grows a reply at a time.
+ * clock does not move while it answers, so its run's history grows a reply at a time. After `replies`
+ * answers it comes back with no look, and the release takes its own looks (on timers, which skip).
  */
-export function instantLooks(looks: number): (req: LooksRequest) => Promise<LooksReply> {
+export function instantLooks(looks: number, replies = Number.POSITIVE_INFINITY): (req: LooksRequest) => Promise<LooksReply> {
   const recorded = recordedReply(looks);
+  let answered = 0;
   return async (req) => {
+    if (answered++ >= replies) return { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 };
     const now = Context.current().info.currentAttemptScheduledTimestampMs;
     return {
       looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),

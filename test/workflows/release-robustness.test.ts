@@ -124,9 +124,7 @@ it('given a takeChecks that fails, then no task is refused as stale: the release
  * 35 KiB each) come back at once, then the release takes its own looks to the bake's end.
  */
 it('given a bake looked at every 10 s, when its run passes 1 MiB of history, then it continues as new with every look kept, and is promoted', async () => {
-  const looks = instantLooks(12);
-  let calls = 0;
-  const { result, refused } = await bakeWith(async (req: LooksRequest): Promise<LooksReply> => (calls++ < 40 ? looks(req) : { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 }));
+  const { result, refused } = await bakeWith(instantLooks(12, 40));
   expect(result.outcome).toBe('promoted');
   expect(refused).toEqual([]);
   const continued = result.status.timeline.filter((e) => e.type === 'continued-as-new');
