@@ -11,6 +11,9 @@ const base = {
 module.exports = {
   // Per test; workflow tests skip time, dev-server tests run real releases.
   testTimeout: 120_000,
+  // A native worker or server handle left open by a failed test would otherwise keep jest (and CI)
+  // waiting for ever after the summary. Leaks still fail their file (test/helpers/temporal.ts).
+  forceExit: true,
   testSequencer: '<rootDir>/test/setup/layer-sequencer.js',
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },

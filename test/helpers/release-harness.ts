@@ -8,7 +8,7 @@ import type { ReleaseManifestInput } from '../../src/domain/manifest';
 import type { Phase, ReleaseResult, ReleaseStatus } from '../../src/domain/release';
 import { releaseWorkflow, statusQuery, type ReleaseWorkflowOptions } from '../../src/workflows/release';
 import type { Ports } from '../../src/activities/ports';
-import { bundle, timeSkippingEnv, uniqueQueue } from './temporal';
+import { bundle, stopLeakedWorkers, timeSkippingEnv, uniqueQueue } from './temporal';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -29,8 +29,13 @@ export class Harness {
     return new Harness(env, workflowBundle ?? (await bundle()));
   }
 
-  teardown(): Promise<void> {
-    return this.env.teardown();
+  /** Stops the server; a worker a test left running is stopped first, and named in the error. */
+  async teardown(): Promise<void> {
+    try {
+      await stopLeakedWorkers(this.env.nativeConnection);
+    } finally {
+      await this.env.teardown();
+    }
   }
 
   /** Runs `fn` while a worker with the stub ports (and any activity replaced) serves a fresh task queue. */

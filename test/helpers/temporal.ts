@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type State, type WorkflowBundle } from '@temporalio/worker';
 import { bundleWorkflows } from '../../src/workers/bundle';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
@@ -27,6 +27,36 @@ export function quietRuntime(): void {
     // Core's logs go through the logger above instead of straight to stderr.
     telemetryOptions: { logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } } },
   });
+}
+
+// Every in-process worker a test creates is remembered with its connection, so the code that closes a
+// connection (useDevServer's afterAll, Harness.teardown) first stops whatever a test left running there.
+// A worker left running (a test that timed out inside `runUntil`, or failed before its `shutdown()`)
+// outlives its server: the file's time-skipping server, or the dev server at the run's global
+// teardown. Its pollers then retry a closed port every 10 s for ever, and jest never exits. A CI run
+// hung that way until its limit, with nothing in its output but those retries.
+const created = new Map<Worker, NativeConnection | undefined>();
+const createWorker = Worker.create.bind(Worker);
+Worker.create = async (options) => {
+  const worker = await createWorker(options);
+  created.set(worker, options.connection);
+  return worker;
+};
+const LIVE: readonly State[] = ['RUNNING', 'STOPPING', 'DRAINING', 'DRAINED'];
+
+/**
+ * Stops the workers still running on a connection about to close, and throws naming their task queues
+ * (a test that leaves its worker running has failed, even if its assertions passed).
+ */
+export async function stopLeakedWorkers(connection: NativeConnection): Promise<void> {
+  const leaked = [...created].filter(([w, c]) => c === connection && LIVE.includes(w.getState())).map(([w]) => w);
+  for (const [w, c] of created) if (c === connection && !leaked.includes(w)) created.delete(w);
+  if (leaked.length === 0) return;
+  for (const w of leaked) if (w.getState() === 'RUNNING') w.shutdown();
+  const deadline = Date.now() + 30_000;
+  while (leaked.some((w) => LIVE.includes(w.getState())) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  for (const w of leaked) created.delete(w);
+  throw new Error(`${leaked.length} worker(s) still running when their connection was to close (task queues ${leaked.map((w) => w.options.taskQueue).join(', ')}): a test left them polling; they have been shut down`);
 }
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
@@ -56,8 +86,12 @@ export async function devServer(): Promise<{ address: string; client: Client; co
     connection,
     native,
     close: async () => {
-      await connection.close();
-      await native.close();
+      try {
+        await stopLeakedWorkers(native);
+      } finally {
+        await connection.close();
+        await native.close();
+      }
     },
   };
 }
