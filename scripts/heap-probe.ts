@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import inspector from 'node:inspector';
 import v8 from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
+import { ThreadInspector } from '../support/thread-inspector';
 
 /** Evaluated in a worker thread: its own isolate's statistics. */
 const STATS = "JSON.stringify(process.getBuiltinModule('v8').getHeapStatistics())";
@@ -34,67 +35,17 @@ if (file && isMainThread) {
   start(file, Number(process.env.HEAP_PROBE_EVERY_MS ?? 5_000));
 }
 
-interface Thread {
-  sessionId: string;
-  title: string;
-  url: string;
-}
-
-interface Pending {
-  sessionId: string;
-  resolve: (result: unknown) => void;
-  reject: (err: Error) => void;
-}
-
 function start(out: string, everyMs: number): void {
-  const session = new inspector.Session();
-  session.connect();
-  const threads = new Map<string, Thread>();
-  const pending = new Map<number, Pending>();
   /** Open snapshot files by thread session; chunks are written as they come (a snapshot can be GiBs). */
   const snapshotFds = new Map<string, number>();
-  let nextId = 1;
-
-  session.on('NodeWorker.attachedToWorker', (m: { params: { sessionId: string; workerInfo: { title: string; workerId: string; url: string } } }) => {
-    const { sessionId, workerInfo } = m.params;
-    threads.set(sessionId, { sessionId, title: `thread-${workerInfo.workerId}`, url: workerInfo.url });
+  const inspected = new ThreadInspector((sessionId, method, params) => {
+    const fd = snapshotFds.get(sessionId);
+    if (method === 'HeapProfiler.addHeapSnapshotChunk' && fd !== undefined) fs.writeSync(fd, (params as { chunk?: string }).chunk ?? '');
   });
-  session.on('NodeWorker.detachedFromWorker', (m: { params: { sessionId: string } }) => {
-    threads.delete(m.params.sessionId);
-    for (const [id, p] of pending) {
-      if (p.sessionId !== m.params.sessionId) continue;
-      pending.delete(id);
-      p.reject(new Error('thread detached'));
-    }
-  });
-  session.on('NodeWorker.receivedMessageFromWorker', (m: { params: { sessionId: string; message: string } }) => {
-    const msg = JSON.parse(m.params.message) as { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: { chunk: string } };
-    if (msg.id !== undefined) {
-      const p = pending.get(msg.id);
-      pending.delete(msg.id);
-      if (msg.error) p?.reject(new Error(msg.error.message));
-      else p?.resolve(msg.result);
-    } else if (msg.method === 'HeapProfiler.addHeapSnapshotChunk') {
-      const fd = snapshotFds.get(m.params.sessionId);
-      if (fd !== undefined) fs.writeSync(fd, msg.params?.chunk ?? '');
-    }
-  });
-  session.post('NodeWorker.enable', { waitForDebuggerOnStart: false });
-
-  const ask = (sessionId: string, method: string, params: object = {}, timeoutMs = 30_000): Promise<unknown> =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => {
-        pending.delete(id);
-        reject(new Error(`${method}: no answer in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const done = <T>(f: (x: T) => void) => (x: T) => {
-        clearTimeout(timer);
-        f(x);
-      };
-      pending.set(id, { sessionId, resolve: done(resolve), reject: done(reject) });
-      session.post('NodeWorker.sendMessageToWorker', { sessionId, message: JSON.stringify({ id, method, params }) });
-    });
+  const threads = inspected.threads;
+  const session = new inspector.Session();
+  session.connect();
+  const ask = inspected.ask.bind(inspected);
 
   const snapshot = async (): Promise<void> => {
     for (const t of threads.values()) {

@@ -670,6 +670,10 @@ class Release {
     // A query replayed on a worker without the release in its cache delivers the reply on the clock of the
     // task that scheduled the activity: deciding the step's end on it would cache a different next command.
     if (reply ?? settled) clockPastReply(scheduledAt, reply ?? settled);
+    // The SDK keeps every child cancellation scope for the run's life (its parent's promise holds it), and
+    // with it the stack of its cancellation, whose frames hold this call's closures and so `settled`: a
+    // reply of a dozen looks, kept once a reply until the run continues as new. Let go of it here.
+    settled = undefined;
     // Interrupted: the looks in flight are dropped. An abort or a full history acts at once; a promote or
     // a pause first takes a look here, over everything since the last look recorded (the canary judges
     // from `judgedTo`, the shadow from the step's start), so no breach already in the data is skipped.

@@ -1,0 +1,114 @@
+// What a cached release keeps in the worker's memory as its run grows. Its state is bounded (the timeline
+// merges passing looks), so the workflow thread's live heap must not grow with each takeChecks reply. It
+// did: the SDK keeps every child cancellation scope for the run's life, and with it the stack of its
+// cancellation, whose frames held each takeChecks call's closures and so its reply (about 26 KiB of heap
+// a reply, 3 MiB of RSS a release by the end of a 1 MiB run; see the README's "What one worker carries").
+// Live heap after a full collection, through the inspector: not a timing, and the same run to run.
+import { Context } from '@temporalio/activity';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../src/activities';
+import { startRelease } from '../../src/client/releases';
+import type { LooksReply, LooksRequest } from '../../src/domain/looks';
+import { releaseRecordSinks } from '../../src/report/record';
+import { statusQuery } from '../../src/workflows/release';
+import { ThreadInspector } from '../../support/thread-inspector';
+import { aManifest } from '../helpers/builders';
+import { recordedReply } from '../helpers/recorded-looks';
+import { StubPorts } from '../helpers/stub-ports';
+import { uniqueModel, uniqueQueue, useDevServer } from '../helpers/temporal';
+
+const ctx = useDevServer();
+
+const RELEASES = 40;
+const LOOKS = 12;
+
+/**
+ * takeChecks answering at once with 12 recorded looks (real gates' evidence) while a release has replies
+ * left in its allowance, then holding (heartbeating) until the allowance grows.
+ */
+function allowance() {
+  const recorded = recordedReply(LOOKS);
+  const answered = new Map<string, number>();
+  const state = { allowed: 0, holding: 0 };
+  const takeChecks = async (req: LooksRequest): Promise<LooksReply> => {
+    const c = Context.current();
+    const id = c.info.workflowExecution?.workflowId ?? c.info.activityId;
+    const n = answered.get(id) ?? 0;
+    if (n >= state.allowed) {
+      state.holding += 1;
+      try {
+        while ((answered.get(id) ?? 0) >= state.allowed) {
+          c.heartbeat();
+          await new Promise((r) => setTimeout(r, 200));
+          if (c.cancellationSignal.aborted) throw c.cancellationSignal.reason;
+        }
+      } finally {
+        state.holding -= 1;
+      }
+    }
+    answered.set(id, (answered.get(id) ?? 0) + 1);
+    const now = c.info.currentAttemptScheduledTimestampMs;
+    return {
+      looks: recorded.looks.map((l, i) => ({ at: now - (LOOKS - i) * 10, results: l.results })),
+      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
+      requests: 0,
+      ranMs: 0,
+    };
+  };
+  const replies = () => [...answered.values()].reduce((a, b) => a + b, 0);
+  return { state, takeChecks, replies };
+}
+
+async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+it('given releases in cache taking their looks by takeChecks, when each gets 16 more replies, then the workflow thread holds no more of them', async () => {
+  const taskQueue = uniqueQueue('memory');
+  const looks = allowance();
+  const worker = await Worker.create({
+    connection: ctx.server.native,
+    taskQueue,
+    workflowBundle: ctx.workflowBundle,
+    activities: { ...createActivities(new StubPorts()), takeChecks: looks.takeChecks },
+    sinks: releaseRecordSinks(),
+    maxCachedWorkflows: RELEASES * 2,
+  });
+  const inspected = new ThreadInspector();
+  try {
+    await worker.runUntil(async () => {
+      const handles = [];
+      for (let i = 0; i < RELEASES; i++) {
+        // A day's bake looked at every 10 s: takeChecks takes its looks. 20 replies of 12 looks stay under
+        // the 1 MiB at which a run continues as new, so every reply is in the cached run.
+        const m = aManifest({ model: uniqueModel('memory'), plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] });
+        handles.push((await startRelease(ctx.server.client, m, { requestedBy: 'ci', taskQueue })).handle);
+      }
+      const settle = async (allowed: number) => {
+        looks.state.allowed = allowed;
+        await until(`${RELEASES} releases to take ${allowed} replies`, () => looks.replies() === RELEASES * allowed && looks.state.holding === RELEASES);
+        // The workflow task that scheduled the held takeChecks has completed by now (the activity runs).
+        const heaps = await inspected.liveHeaps();
+        const workflows = heaps.filter((t) => t.url === '' || t.url.includes('workflow-worker-thread'));
+        expect(workflows).toHaveLength(1);
+        return (workflows[0] as { used: number }).used;
+      };
+      const early = await settle(4);
+      const late = await settle(20);
+      const perReply = (late - early) / RELEASES / 16;
+      // Before the fix: about 26 KiB a reply. What is left per reply is the SDK's scope and its stack.
+      expect(perReply).toBeLessThan(6 * 1024);
+      // Every reply is in the run the worker caches: none continued as new.
+      const statuses = await Promise.all(handles.map((h) => h.query(statusQuery)));
+      expect(statuses.filter((s) => s.timeline.some((e) => e.type === 'continued-as-new'))).toHaveLength(0);
+      if (process.env.MEMORY_TEST_PRINT) console.log({ early, late, perReply });
+      await Promise.all(handles.map((h) => h.terminate('memory test done')));
+    });
+  } finally {
+    inspected.close();
+  }
+}, 240_000);
