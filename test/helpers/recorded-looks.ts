@@ -48,3 +48,39 @@ export function instantLooks(looks: number, replies = Number.POSITIVE_INFINITY):
     };
   };
 }
+
+/**
+ * A takeChecks that answers at once with the recorded looks while a release has replies left in its
+ * allowance (`state.allowed` replies in all), then holds, heartbeating, until the allowance grows: the
+ * releases stay cached with exactly as many replies in their runs as asked. On a real-time server.
+ */
+export function heldLooks(looks: number): { state: { allowed: number; holding: number }; takeChecks: (req: LooksRequest) => Promise<LooksReply>; replies: () => number } {
+  const recorded = recordedReply(looks);
+  const answered = new Map<string, number>();
+  const state = { allowed: 0, holding: 0 };
+  const takeChecks = async (req: LooksRequest): Promise<LooksReply> => {
+    const c = Context.current();
+    const id = c.info.workflowExecution?.workflowId ?? c.info.activityId;
+    if ((answered.get(id) ?? 0) >= state.allowed) {
+      state.holding += 1;
+      try {
+        while ((answered.get(id) ?? 0) >= state.allowed) {
+          c.heartbeat();
+          await new Promise((r) => setTimeout(r, 200));
+          if (c.cancellationSignal.aborted) throw c.cancellationSignal.reason;
+        }
+      } finally {
+        state.holding -= 1;
+      }
+    }
+    answered.set(id, (answered.get(id) ?? 0) + 1);
+    const now = c.info.currentAttemptScheduledTimestampMs;
+    return {
+      looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),
+      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
+      requests: 0,
+      ranMs: 0,
+    };
+  };
+  return { state, takeChecks, replies: () => [...answered.values()].reduce((a, b) => a + b, 0) };
+}

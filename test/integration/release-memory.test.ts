@@ -4,16 +4,14 @@
 // cancellation, whose frames held each takeChecks call's closures and so its reply (about 26 KiB of heap
 // a reply, 3 MiB of RSS a release by the end of a 1 MiB run; see the README's "What one worker carries").
 // Live heap after a full collection, through the inspector: not a timing, and the same run to run.
-import { Context } from '@temporalio/activity';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { startRelease } from '../../src/client/releases';
-import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 import { releaseRecordSinks } from '../../src/report/record';
 import { statusQuery } from '../../src/workflows/release';
 import { ThreadInspector } from '../../support/thread-inspector';
 import { aManifest } from '../helpers/builders';
-import { recordedReply } from '../helpers/recorded-looks';
+import { heldLooks } from '../helpers/recorded-looks';
 import { StubPorts } from '../helpers/stub-ports';
 import { uniqueModel, uniqueQueue, useDevServer } from '../helpers/temporal';
 
@@ -21,43 +19,6 @@ const ctx = useDevServer();
 
 const RELEASES = 40;
 const LOOKS = 12;
-
-/**
- * takeChecks answering at once with 12 recorded looks (real gates' evidence) while a release has replies
- * left in its allowance, then holding (heartbeating) until the allowance grows.
- */
-function allowance() {
-  const recorded = recordedReply(LOOKS);
-  const answered = new Map<string, number>();
-  const state = { allowed: 0, holding: 0 };
-  const takeChecks = async (req: LooksRequest): Promise<LooksReply> => {
-    const c = Context.current();
-    const id = c.info.workflowExecution?.workflowId ?? c.info.activityId;
-    const n = answered.get(id) ?? 0;
-    if (n >= state.allowed) {
-      state.holding += 1;
-      try {
-        while ((answered.get(id) ?? 0) >= state.allowed) {
-          c.heartbeat();
-          await new Promise((r) => setTimeout(r, 200));
-          if (c.cancellationSignal.aborted) throw c.cancellationSignal.reason;
-        }
-      } finally {
-        state.holding -= 1;
-      }
-    }
-    answered.set(id, (answered.get(id) ?? 0) + 1);
-    const now = c.info.currentAttemptScheduledTimestampMs;
-    return {
-      looks: recorded.looks.map((l, i) => ({ at: now - (LOOKS - i) * 10, results: l.results })),
-      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
-      requests: 0,
-      ranMs: 0,
-    };
-  };
-  const replies = () => [...answered.values()].reduce((a, b) => a + b, 0);
-  return { state, takeChecks, replies };
-}
 
 async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -69,7 +30,7 @@ async function until(what: string, ok: () => boolean, ms = 90_000): Promise<void
 
 it('given releases in cache taking their looks by takeChecks, when each gets 16 more replies, then the workflow thread holds no more of them', async () => {
   const taskQueue = uniqueQueue('memory');
-  const looks = allowance();
+  const looks = heldLooks(LOOKS);
   const worker = await Worker.create({
     connection: ctx.server.native,
     taskQueue,
