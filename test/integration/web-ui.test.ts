@@ -75,11 +75,18 @@ it('given releases in flight, when an operator filters by model in the Web UI, t
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   try {
     // The list, filtered on the search attribute the way the UI's own filter bar writes it to the URL.
+    // Never reload while the UI's list request is in flight: a visibility query cancelled mid-way once
+    // left the run's dev server (in-memory SQLite) answering every later query with "interrupted (9)",
+    // and the test files after this one failed with it.
+    const listed = () => page.waitForResponse((r) => r.url().includes('/namespaces/default/workflows?'), { timeout: 15_000 }).catch(() => null);
+    let answered = listed();
     await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent(`RolloutModel="${model}"`)}`);
     const link = page.getByRole('link', { name: workflowId });
     // Visibility is eventually consistent: reload until the release is listed.
-    for (let i = 0; i < 20 && !(await link.count()); i++) {
-      await page.waitForTimeout(500);
+    for (let i = 0; i < 20; i++) {
+      await answered;
+      if (await link.first().waitFor({ timeout: 1_000 }).then(() => true, () => false)) break;
+      answered = listed();
       await page.reload();
     }
     await link.first().waitFor({ timeout: 15_000 });
