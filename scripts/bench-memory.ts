@@ -18,7 +18,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../src/constants';
 import { findTemporalServers } from '../src/dev/servers';
 import { releaseRecordSinks } from '../src/report/record';
 import { statusQuery } from '../src/workflows/release';
-import { ThreadInspector } from '../support/thread-inspector';
+import { isWorkflowThread, ThreadInspector } from '../support/thread-inspector';
 import { aManifest } from '../test/helpers/builders';
 import { heldLooks } from '../test/helpers/recorded-looks';
 import { StubPorts } from '../test/helpers/stub-ports';
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   });
   const inspected = new ThreadInspector();
   const workflowThread = async () => {
-    const t = (await inspected.liveHeaps()).find((h) => h.url === '' || h.url.includes('workflow-worker-thread'));
+    const [t] = await inspected.liveHeaps(isWorkflowThread);
     if (!t) throw new Error('no workflow thread found through the inspector');
     const total = Number(await inspected.evaluate(t.sessionId, "process.getBuiltinModule('v8').getHeapStatistics().total_heap_size"));
     return { live: t.used, total };
@@ -78,6 +78,7 @@ async function main(): Promise<void> {
           if (Date.now() - t0 > 30 * 60_000) throw new Error(`only ${looks.replies()} of ${N * k} replies in 30 minutes`);
           await new Promise((r) => setTimeout(r, 250));
         }
+        if (looks.state.retried) throw new Error(`${looks.state.retried} takeChecks attempts were retried (a hold past their timeout): the releases no longer did what this bench measures; try a smaller --n`);
         const took = (Date.now() - t0) / 1000;
         const thread = await workflowThread();
         const rss = process.memoryUsage().rss;

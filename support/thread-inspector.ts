@@ -72,14 +72,15 @@ export class ThreadInspector {
 
   /** An expression evaluated in a thread, by value. */
   async evaluate(sessionId: string, expression: string): Promise<unknown> {
-    const e = (await this.ask(sessionId, 'Runtime.evaluate', { expression, returnByValue: true })) as { result?: { value?: unknown } } | undefined;
+    const e = (await this.ask(sessionId, 'Runtime.evaluate', { expression, returnByValue: true })) as { result?: { value?: unknown }; exceptionDetails?: { text?: string; exception?: { description?: string } } } | undefined;
+    if (e?.exceptionDetails) throw new Error(`${expression}: ${e.exceptionDetails.exception?.description ?? e.exceptionDetails.text ?? 'threw'}`);
     return e?.result?.value;
   }
 
-  /** What each thread's heap holds after a full collection: its live bytes. */
-  async liveHeaps(): Promise<Array<InspectedThread & { used: number }>> {
+  /** What each thread's heap (of those `which` picks) holds after a full collection: its live bytes. */
+  async liveHeaps(which: (t: InspectedThread) => boolean = () => true): Promise<Array<InspectedThread & { used: number }>> {
     return Promise.all(
-      [...this.threads.values()].map(async (t) => {
+      [...this.threads.values()].filter(which).map(async (t) => {
         await this.ask(t.sessionId, 'HeapProfiler.collectGarbage');
         const used = Number(await this.evaluate(t.sessionId, "process.getBuiltinModule('v8').getHeapStatistics().used_heap_size"));
         return { ...t, used };
@@ -91,3 +92,6 @@ export class ThreadInspector {
     this.session.disconnect();
   }
 }
+
+/** The SDK's workflow thread: its own file, or our preamble's eval thread (WORKER_STACK_TRACES=off). */
+export const isWorkflowThread = (t: InspectedThread): boolean => t.url === '' || t.url.includes('workflow-worker-thread');

@@ -54,12 +54,15 @@ export function instantLooks(looks: number, replies = Number.POSITIVE_INFINITY):
  * allowance (`state.allowed` replies in all), then holds, heartbeating, until the allowance grows: the
  * releases stay cached with exactly as many replies in their runs as asked. On a real-time server.
  */
-export function heldLooks(looks: number): { state: { allowed: number; holding: number }; takeChecks: (req: LooksRequest) => Promise<LooksReply>; replies: () => number } {
+export function heldLooks(looks: number): { state: { allowed: number; holding: number; retried: number }; takeChecks: (req: LooksRequest) => Promise<LooksReply>; replies: () => number } {
   const recorded = recordedReply(looks);
   const answered = new Map<string, number>();
-  const state = { allowed: 0, holding: 0 };
+  // Attempts after the first: a hold longer than the activity's start-to-close timeout, which changes
+  // what the releases did (their looks fail over to the workflow); the callers refuse such a run.
+  const state = { allowed: 0, holding: 0, retried: 0 };
   const takeChecks = async (req: LooksRequest): Promise<LooksReply> => {
     const c = Context.current();
+    if (c.info.attempt > 1) state.retried += 1;
     const id = c.info.workflowExecution?.workflowId ?? c.info.activityId;
     if ((answered.get(id) ?? 0) >= state.allowed) {
       state.holding += 1;

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type State, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { bundleWorkflows } from '../../src/workers/bundle';
 import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
 import { findTemporalServers } from '../../src/dev/servers';
@@ -35,28 +35,37 @@ export function quietRuntime(): void {
 // outlives its server: the file's time-skipping server, or the dev server at the run's global
 // teardown. Its pollers then retry a closed port every 10 s for ever, and jest never exits. A CI run
 // hung that way until its limit, with nothing in its output but those retries.
-const created = new Map<Worker, NativeConnection | undefined>();
+const created = new Map<Worker, { connection?: NativeConnection; running?: Promise<void> }>();
 const createWorker = Worker.create.bind(Worker);
 Worker.create = async (options) => {
   const worker = await createWorker(options);
-  created.set(worker, options.connection);
+  const entry: { connection?: NativeConnection; running?: Promise<void> } = { connection: options.connection };
+  created.set(worker, entry);
+  // runUntil calls run too: the promise settles once the worker has let go of its connection.
+  const run = worker.run.bind(worker);
+  worker.run = () => (entry.running = run());
   return worker;
 };
-const LIVE: readonly State[] = ['RUNNING', 'STOPPING', 'DRAINING', 'DRAINED'];
 
 /**
- * Stops the workers still running on a connection about to close, and throws naming their task queues
- * (a test that leaves its worker running has failed, even if its assertions passed).
+ * Stops the workers still running on a connection about to close, waits (up to 30 s) until they have let
+ * go of it, and throws naming their task queues: a test that leaves its worker running has failed, even
+ * if its assertions passed. A worker created and never run is named too.
  */
 export async function stopLeakedWorkers(connection: NativeConnection): Promise<void> {
-  const leaked = [...created].filter(([w, c]) => c === connection && LIVE.includes(w.getState())).map(([w]) => w);
-  for (const [w, c] of created) if (c === connection && !leaked.includes(w)) created.delete(w);
+  const mine = [...created].filter(([, e]) => e.connection === connection);
+  for (const [w] of mine) created.delete(w);
+  const leaked = mine.filter(([w, e]) => w.getState() === 'INITIALIZED' || (e.running !== undefined && w.getState() !== 'FAILED' && w.getState() !== 'STOPPED'));
   if (leaked.length === 0) return;
-  for (const w of leaked) if (w.getState() === 'RUNNING') w.shutdown();
-  const deadline = Date.now() + 30_000;
-  while (leaked.some((w) => LIVE.includes(w.getState())) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  for (const w of leaked) created.delete(w);
-  throw new Error(`${leaked.length} worker(s) still running when their connection was to close (task queues ${leaked.map((w) => w.options.taskQueue).join(', ')}): a test left them polling; they have been shut down`);
+  for (const [w] of leaked) if (w.getState() === 'RUNNING') w.shutdown();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(leaked.map(([, e]) => e.running)),
+    new Promise((r) => (timer = setTimeout(r, 30_000))),
+  ]);
+  clearTimeout(timer);
+  const names = leaked.map(([w, e]) => `${w.options.taskQueue}${e.running ? '' : ' (never run)'}`);
+  throw new Error(`${leaked.length} worker(s) still running when their connection was to close (task queues ${names.join(', ')}): a test left them polling; they have been shut down`);
 }
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../src/workflows/index.ts');
@@ -86,12 +95,17 @@ export async function devServer(): Promise<{ address: string; client: Client; co
     connection,
     native,
     close: async () => {
-      try {
-        await stopLeakedWorkers(native);
-      } finally {
-        await connection.close();
-        await native.close();
-      }
+      // The leak's own error first: the connection's refusal to close would say less.
+      const leak = await stopLeakedWorkers(native).then(
+        () => null,
+        (err: unknown) => err,
+      );
+      await connection.close();
+      const refused = await native.close().then(
+        () => null,
+        (err: unknown) => err,
+      );
+      if (leak ?? refused) throw leak ?? refused;
     },
   };
 }

@@ -78,7 +78,10 @@ it('given releases in flight, when an operator filters by model in the Web UI, t
     // Never reload while the UI's list request is in flight: a visibility query cancelled mid-way once
     // left the run's dev server (in-memory SQLite) answering every later query with "interrupted (9)",
     // and the test files after this one failed with it.
-    const listed = () => page.waitForResponse((r) => r.url().includes('/namespaces/default/workflows?'), { timeout: 15_000 }).catch(() => null);
+    const listed = () =>
+      page
+        .waitForEvent('requestfinished', { predicate: (r) => r.url().includes('/api/v1/namespaces/default/workflows?') && ['fetch', 'xhr'].includes(r.resourceType()), timeout: 15_000 })
+        .catch(() => null);
     let answered = listed();
     await page.goto(`${ui}/namespaces/default/workflows?query=${encodeURIComponent(`RolloutModel="${model}"`)}`);
     const link = page.getByRole('link', { name: workflowId });
