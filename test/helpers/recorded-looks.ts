@@ -28,6 +28,17 @@ export function recordedReply(looks: number): LooksReply {
   throw new Error(`${FILE}: no takeChecks reply with ${looks} looks`);
 }
 
+/** The recorded reply as if its looks had just been taken, the last at `now`, over the release's own progress. */
+function stamped(recorded: LooksReply, req: LooksRequest, now: number): LooksReply {
+  const n = recorded.looks.length;
+  return {
+    looks: recorded.looks.map((l, i) => ({ at: now - (n - i) * 10, results: l.results })),
+    progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
+    requests: 0,
+    ranMs: 0,
+  };
+}
+
 /**
  * A takeChecks that answers at once with the recorded looks, stamped when the server scheduled it: on the
  * release's clock, which a time-skipping server may have moved years past the wall clock. The release's
@@ -40,12 +51,7 @@ export function instantLooks(looks: number, replies = Number.POSITIVE_INFINITY):
   return async (req) => {
     if (answered++ >= replies) return { looks: [], progress: req.progress, requests: req.requests, ranMs: 0 };
     const now = Context.current().info.currentAttemptScheduledTimestampMs;
-    return {
-      looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),
-      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
-      requests: 0,
-      ranMs: 0,
-    };
+    return stamped(recorded, req, now);
   };
 }
 
@@ -78,12 +84,7 @@ export function heldLooks(looks: number): { state: { allowed: number; holding: n
     }
     answered.set(id, (answered.get(id) ?? 0) + 1);
     const now = c.info.currentAttemptScheduledTimestampMs;
-    return {
-      looks: recorded.looks.map((l, i) => ({ at: now - (looks - i) * 10, results: l.results })),
-      progress: { ...req.progress, ...recorded.progress, startedAt: req.progress.startedAt, lastMeasuredAt: now, judgedTo: now },
-      requests: 0,
-      ranMs: 0,
-    };
+    return stamped(recorded, req, now);
   };
   return { state, takeChecks, replies: () => [...answered.values()].reduce((a, b) => a + b, 0) };
 }
