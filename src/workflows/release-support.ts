@@ -1,5 +1,5 @@
 // Waiting, failures, times and the Web UI's details: the small pieces the release's steps share.
-import { CancellationScope, condition, sleep } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, sleep } from '@temporalio/workflow';
 import type { GateResult } from '../domain/gates';
 import type { ReleaseStatus } from '../domain/release';
 
@@ -24,6 +24,59 @@ export class StaleClock extends Error {
 /** On a real task a timer fires at or after its due time: the server starts it after the clock was read. The slack absorbs clock skew between history hosts. */
 const CLOCK_SLACK_MS = 100;
 
+/** A scope cancelled with one reason made once, not a failure (and its stack) made at every cancel. */
+class ShortScope extends CancellationScope {
+  private static readonly ended = new CancelledFailure('the scope\'s work is over');
+
+  override cancel(): void {
+    this.reject(ShortScope.ended);
+  }
+}
+
+// The SDK (1.24, and its main branch) keeps every child scope until its parent is cancelled: the parent's
+// promise holds a reaction to it, and the root scope's is never settled. Every timer, condition and
+// activity started in a scope hangs a reaction on that scope's promise too. So a look run from the root
+// kept about 3 KiB until the release's run continued as new: its timer's scope, with the failure it was
+// cancelled with, whose unformatted stack kept the look's closures, and its measurements' reactions on
+// the root. `scoped()` runs each piece of work in a scope of its own under a parent of its own, and cancels
+// that parent once it has served PER_PARENT scopes and none of them runs: the SDK then lets go of all of
+// them. Cancelling a scope whose work is over issues no command, so histories are the same as before.
+const PER_PARENT = 64;
+const parents = { current: null as ShortScope | null, served: 0, running: 0 };
+
+/**
+ * Runs `fn` in a scope of its own, cancelled once `fn` settles: what it left pending (a timer, a
+ * condition, an activity) is cancelled. A cancellation of the workflow reaches it, as it reaches the root.
+ * Run from another scope (a non-cancellable undo, another `scoped`), it is that scope's child, as before.
+ */
+export async function scoped<T>(fn: () => Promise<T>): Promise<T> {
+  const fromRoot = CancellationScope.current().parent === undefined;
+  if (!fromRoot) return within(new ShortScope(), fn);
+  const parent = (parents.current ??= new ShortScope());
+  parents.served += 1;
+  parents.running += 1;
+  try {
+    return await within(new ShortScope({ cancellable: true, parent }), fn);
+  } finally {
+    parents.running -= 1;
+    if (parents.running === 0 && parents.served >= PER_PARENT) {
+      parent.cancel();
+      parents.current = null;
+      parents.served = 0;
+    }
+  }
+}
+
+function within<T>(scope: CancellationScope, fn: () => Promise<T>): Promise<T> {
+  return scope.run(async () => {
+    try {
+      return await fn();
+    } finally {
+      scope.cancel();
+    }
+  });
+}
+
 /**
  * A timer that a message can cut short: true if `wake` became true first. The timer carries a summary
  * so the event history reads as a story, and is cancelled when cut short.
@@ -36,13 +89,7 @@ export async function sleepUntil(at: number, summary: string, wake: () => boolea
     return true;
   }
   if (ms <= 0) return false;
-  const woken = await CancellationScope.cancellable(async () => {
-    try {
-      return await Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]);
-    } finally {
-      CancellationScope.current().cancel();
-    }
-  });
+  const woken = await scoped(() => Promise.race([sleep(ms, { summary }).then(() => false), condition(wake).then(() => true)]));
   if (!woken) clockPast(at, 'timer due');
   return woken;
 }

@@ -70,7 +70,7 @@ import {
 import { actionSignals, actionUpdates, parseAction, statusQuery } from './release-messages';
 import { RollbackRequested, newProgress, rank, type CarriedState, type Compensation, type ReleaseWorkflowInput, type StepProgress } from './release-state';
 import { record } from './release-record';
-import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, clockPastReply, failed, failedSummary, iso, renderDetails, sleepUntil, unavailable } from './release-support';
+import { CANARY_GATES, SHADOW_GATES, StaleClock, causeOf, clockPastReply, failed, failedSummary, iso, renderDetails, scoped, sleepUntil, unavailable } from './release-support';
 
 export { actionSignals, actionUpdates, statusQuery } from './release-messages';
 export type { ReleaseWorkflowInput, ReleaseWorkflowOptions } from './release-state';
@@ -603,7 +603,7 @@ class Release {
       const at = Date.now();
       if (at >= nextMeasure || finalDue(at)) {
         const from = spec.window === null ? p.startedAt : Math.max(p.startedAt, at - spec.window);
-        const results = await spec.measure({ from, to: at }).catch((err: Error) => unavailable(err, spec.label === 'shadow' ? SHADOW_GATES : CANARY_GATES));
+        const results = await scoped(() => spec.measure({ from, to: at })).catch((err: Error) => unavailable(err, spec.label === 'shadow' ? SHADOW_GATES : CANARY_GATES));
         p.lastMeasuredAt = at;
         const breached = recordLook(p, results, this.elapsed(p, at), this.m.gates.failureLimit);
         this.measured(results);
@@ -645,20 +645,16 @@ class Release {
     // What the activity came back with, even when a message won the race in the same activation.
     let settled: LooksReply | undefined;
     try {
-      reply = await CancellationScope.cancellable(async () => {
-        try {
-          return await Promise.race([
-            lookActs(spec.intervalMs)
-              .takeChecks.executeWithOptions({ summary: `${spec.label}: looks every ${spec.intervalMs / 1000} s` }, [
-                { kind: spec.kind, subject: this.lookSubject(), limits, progress: p, requests: this.shadowRequests, wakeAfterMs: WAKE_AFTER_MS },
-              ])
-              .then((r) => (settled = r)),
-            condition(interrupted).then(() => null),
-          ]);
-        } finally {
-          CancellationScope.current().cancel();
-        }
-      });
+      reply = await scoped(() =>
+        Promise.race([
+          lookActs(spec.intervalMs)
+            .takeChecks.executeWithOptions({ summary: `${spec.label}: looks every ${spec.intervalMs / 1000} s` }, [
+              { kind: spec.kind, subject: this.lookSubject(), limits, progress: p, requests: this.shadowRequests, wakeAfterMs: WAKE_AFTER_MS },
+            ])
+            .then((r) => (settled = r)),
+          condition(interrupted).then(() => null),
+        ]),
+      );
     } catch (err) {
       if (isCancellation(err) && CancellationScope.current().consideredCancelled) throw err;
       // Only a failure the server reported came in a later task; one thrown while scheduling (an input the
@@ -670,9 +666,8 @@ class Release {
     // A query replayed on a worker without the release in its cache delivers the reply on the clock of the
     // task that scheduled the activity: deciding the step's end on it would cache a different next command.
     if (reply ?? settled) clockPastReply(scheduledAt, reply ?? settled);
-    // The SDK keeps every child cancellation scope for the run's life (its parent's promise holds it), and
-    // with it the stack of its cancellation, whose frames hold this call's closures and so `settled`: a
-    // reply of a dozen looks, kept once a reply until the run continues as new. Let go of it here.
+    // The SDK keeps this call's scope, and what its reactions hold (this call's closures, so `settled`: a
+    // reply of a dozen looks), until `scoped()` lets go of its parent, up to 64 scopes later. Let go of it here.
     settled = undefined;
     // Interrupted: the looks in flight are dropped. An abort or a full history acts at once; a promote or
     // a pause first takes a look here, over everything since the last look recorded (the canary judges
@@ -794,19 +789,15 @@ class Release {
   /** Long activities (offline evaluation) are cancelled by an abort rather than awaited. */
   private async abortable<T>(fn: () => Promise<T>): Promise<T> {
     this.checkAbort();
-    return CancellationScope.cancellable(async () => {
-      try {
-        return await Promise.race([
-          fn(),
-          condition(() => this.s.abort !== null).then((): never => {
-            this.checkAbort();
-            throw new Error('unreachable');
-          }),
-        ]);
-      } finally {
-        CancellationScope.current().cancel();
-      }
-    });
+    return scoped(() =>
+      Promise.race([
+        fn(),
+        condition(() => this.s.abort !== null).then((): never => {
+          this.checkAbort();
+          throw new Error('unreachable');
+        }),
+      ]),
+    );
   }
 
   private pauseDeadline(): number {

@@ -169,3 +169,49 @@ describe('refused aborts', () => {
     });
   });
 });
+
+// `temporal workflow cancel` (or the Web UI's Cancel) is an abort by "temporal-cancel". Every wait and
+// every look runs in a scope of its own whose parent is replaced every 64 scopes, so the SDK can let go of
+// them (src/workflows/release-support.ts): the cancellation must still reach whatever the release is
+// waiting on, long after the first parent was replaced.
+describe('cancelled from Temporal', () => {
+  const cancelledHistory = async (handle: Awaited<ReturnType<Harness['start']>>) => (await handle.fetchHistory()).events ?? [];
+
+  it('given a bake whose looks the workflow takes, after 100 looks, when the workflow is cancelled, then its timer is cancelled and the release is undone as an abort', async () => {
+    const ports = new StubPorts();
+    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '24h', interval: '1m' }, { kind: 'fullRollout' }] });
+    await h.withWorker(ports, async (q) => {
+      const handle = await h.start(q, m, { looks: 'workflow' });
+      await h.until(handle, 'canary');
+      await h.env.sleep(100 * 60_000);
+      await handle.cancel();
+      const result = await handle.result();
+      expect(result.outcome).toBe('aborted');
+      expect(result.status.rollback).toMatchObject({ trigger: 'manual-abort', by: 'temporal-cancel', reason: 'workflow cancelled' });
+      const events = await cancelledHistory(handle);
+      expect(events.filter((e) => e.timerFiredEventAttributes).length).toBeGreaterThanOrEqual(100);
+      expect(events.filter((e) => e.timerCanceledEventAttributes)).toHaveLength(1);
+      expectRestored(ports, m.model, 'aborted');
+    });
+  }, 90_000);
+
+  it('given a bake whose looks takeChecks takes, when the workflow is cancelled, then the activity is asked to stop and the release is undone as an abort', async () => {
+    const ports = new StubPorts();
+    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] });
+    await h.withWorker(ports, async (q) => {
+      const handle = await h.start(q, m);
+      await h.until(handle, 'canary', { step: 1_000 });
+      const running = async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'takeChecks');
+      for (let i = 0; !(await running()); i++) {
+        if (i > 100) throw new Error('takeChecks never ran');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.cancel();
+      const result = await handle.result();
+      expect(result.outcome).toBe('aborted');
+      expect(result.status.rollback).toMatchObject({ trigger: 'manual-abort', by: 'temporal-cancel' });
+      expect((await cancelledHistory(handle)).filter((e) => e.activityTaskCancelRequestedEventAttributes)).toHaveLength(1);
+      expectRestored(ports, m.model, 'aborted');
+    });
+  }, 90_000);
+});
