@@ -42,37 +42,57 @@ class ShortScope extends CancellationScope {
 // that parent once it has served PER_PARENT scopes and none of them runs: the SDK then lets go of all of
 // them. Cancelling a scope whose work is over issues no command, so histories are the same as before.
 const PER_PARENT = 64;
-const parents = { current: null as ShortScope | null, served: 0, running: 0 };
+
+interface Parent {
+  scope: ShortScope;
+  served: number;
+  running: number;
+  /** Never cancelled: work one of its scopes left running may still be running. */
+  kept: boolean;
+}
+
+let parent: Parent | null = null;
 
 /**
- * Runs `fn` in a scope of its own, cancelled once `fn` settles: what it left pending (a timer, a
- * condition, an activity) is cancelled. A cancellation of the workflow reaches it, as it reaches the root.
- * Run from another scope (a non-cancellable undo, another `scoped`), it is that scope's child, as before.
+ * Runs `fn` in a scope of its own. A cancellation of the workflow reaches it, as it reaches the root.
+ * When `fn` settles, what it left pending (a timer, a condition, an activity) is cancelled, as every wait
+ * always did; with `pending: 'leave'`, only once `fn` succeeded, when nothing is left: the measurements,
+ * whose failure can leave the other measurement running, never cancelled before (cancelling it would add
+ * a command their histories do not have). Run from another scope (a non-cancellable undo, another
+ * `scoped`), or once the workflow is cancelled, it is a child of the current scope, as before.
  */
-export async function scoped<T>(fn: () => Promise<T>): Promise<T> {
-  const fromRoot = CancellationScope.current().parent === undefined;
-  if (!fromRoot) return within(new ShortScope(), fn);
-  const parent = (parents.current ??= new ShortScope());
-  parents.served += 1;
-  parents.running += 1;
+export async function scoped<T>(fn: () => Promise<T>, pending: 'cancel' | 'leave' = 'cancel'): Promise<T> {
+  const current = CancellationScope.current();
+  if (current.parent !== undefined || current.consideredCancelled) return within(new ShortScope(), fn, pending);
+  const p = (parent ??= { scope: new ShortScope(), served: 0, running: 0, kept: false });
+  p.served += 1;
+  p.running += 1;
   try {
-    return await within(new ShortScope({ cancellable: true, parent }), fn);
+    return await within(new ShortScope({ cancellable: true, parent: p.scope }), fn, pending);
+  } catch (err) {
+    if (pending === 'leave') {
+      p.kept = true;
+      if (parent === p) parent = null;
+    }
+    throw err;
   } finally {
-    parents.running -= 1;
-    if (parents.running === 0 && parents.served >= PER_PARENT) {
-      parent.cancel();
-      parents.current = null;
-      parents.served = 0;
+    p.running -= 1;
+    if (p.running === 0 && p.served >= PER_PARENT && !p.kept) {
+      p.scope.cancel();
+      if (parent === p) parent = null;
     }
   }
 }
 
-function within<T>(scope: CancellationScope, fn: () => Promise<T>): Promise<T> {
+function within<T>(scope: CancellationScope, fn: () => Promise<T>, pending: 'cancel' | 'leave'): Promise<T> {
   return scope.run(async () => {
+    let done = false;
     try {
-      return await fn();
+      const result = await fn();
+      done = true;
+      return result;
     } finally {
-      scope.cancel();
+      if (done || pending === 'cancel') scope.cancel();
     }
   });
 }

@@ -603,7 +603,7 @@ class Release {
       const at = Date.now();
       if (at >= nextMeasure || finalDue(at)) {
         const from = spec.window === null ? p.startedAt : Math.max(p.startedAt, at - spec.window);
-        const results = await scoped(() => spec.measure({ from, to: at })).catch((err: Error) => unavailable(err, spec.label === 'shadow' ? SHADOW_GATES : CANARY_GATES));
+        const results = await scoped(() => spec.measure({ from, to: at }), 'leave').catch((err: Error) => unavailable(err, spec.label === 'shadow' ? SHADOW_GATES : CANARY_GATES));
         p.lastMeasuredAt = at;
         const breached = recordLook(p, results, this.elapsed(p, at), this.m.gates.failureLimit);
         this.measured(results);

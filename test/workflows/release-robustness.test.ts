@@ -7,6 +7,7 @@ import { releaseWorkflowId } from '../../src/constants';
 import type { LooksReply, LooksRequest } from '../../src/domain/looks';
 import { TIMELINE_LIMITS } from '../../src/domain/timeline';
 import { actionSignals, actionUpdates, releaseWorkflow, statusQuery } from '../../src/workflows/release';
+import { createActivities } from '../../src/activities';
 import { aManifest } from '../helpers/builders';
 import { instantLooks } from '../helpers/recorded-looks';
 import { Harness } from '../helpers/release-harness';
@@ -207,3 +208,40 @@ describe('accepted manifests, generated', () => {
     expect(['promoted', 'rolled-back', 'rejected', 'aborted', 'failed']).toContain(result.outcome);
   }, 60_000);
 });
+
+/**
+ * The two measurements of a look run side by side. When one fails, the look is judged without data, and
+ * the other, still running, was never cancelled: cancelling it would add a command the histories of
+ * releases in flight do not have (for runs from before local measurements, a RequestCancelActivityTask).
+ * Each look now runs in a scope of its own (`scoped()`), which must leave it running.
+ */
+it('given a look whose candidate measurement fails while the champion is still measured, then the champion measurement is not cancelled', async () => {
+  const ports = new StubPorts();
+  const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '15m', interval: '5m' }, { kind: 'fullRollout' }] });
+  let failed = 0;
+  const real = createActivities(ports).measureVariant;
+  const measureVariant = async (q: Parameters<typeof real>[0]) => {
+    if (failed === 0 && q.version === 'v2') {
+      failed += 1;
+      throw ApplicationFailure.nonRetryable('metrics backend gone', 'MetricsDown');
+    }
+    // The champion's measurement is still running when the candidate's has failed.
+    if (failed === 1 && q.version === 'v1') {
+      failed += 1;
+      await new Promise((r) => setTimeout(r, 1_500));
+    }
+    return real(q);
+  };
+  await h.withWorker(
+    ports,
+    async (q) => {
+      const handle = await h.start(q, m);
+      expect((await handle.result()).outcome).toBe('promoted');
+      expect(failed).toBe(2);
+      const markers = ((await handle.fetchHistory()).events ?? []).filter((e) => e.markerRecordedEventAttributes);
+      expect(markers.filter((e) => e.markerRecordedEventAttributes?.failure?.applicationFailureInfo?.type === 'MetricsDown')).toHaveLength(1);
+      expect(markers.filter((e) => e.markerRecordedEventAttributes?.failure?.canceledFailureInfo)).toEqual([]);
+    },
+    { measureVariant },
+  );
+}, 60_000);

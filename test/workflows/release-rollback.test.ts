@@ -195,12 +195,15 @@ describe('cancelled from Temporal', () => {
     });
   }, 90_000);
 
-  it('given a bake whose looks takeChecks takes, when the workflow is cancelled, then the activity is asked to stop and the release is undone as an abort', async () => {
+  it('given a bake whose looks takeChecks takes, after 100 looks the workflow took, when the workflow is cancelled, then the activity is asked to stop and the release is undone as an abort', async () => {
     const ports = new StubPorts();
-    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] });
+    // 100 looks a minute apart (about 200 scopes: the first parents long replaced), then looks every 10 s.
+    const plan = [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '100m', interval: '1m' }, { kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] as const;
+    const m = aManifest({ plan: [...plan] });
     await h.withWorker(ports, async (q) => {
       const handle = await h.start(q, m);
-      await h.until(handle, 'canary', { step: 1_000 });
+      const last = await h.until(handle, (s) => s.plan[s.stepIndex]?.kind === 'bake' && s.plan[s.stepIndex - 1]?.description.includes('20%') === true, { step: 60_000 });
+      expect(last.phase).toBe('canary');
       const running = async () => (await handle.describe()).raw.pendingActivities?.some((a) => a.activityType?.name === 'takeChecks');
       for (let i = 0; !(await running()); i++) {
         if (i > 100) throw new Error('takeChecks never ran');
@@ -210,7 +213,9 @@ describe('cancelled from Temporal', () => {
       const result = await handle.result();
       expect(result.outcome).toBe('aborted');
       expect(result.status.rollback).toMatchObject({ trigger: 'manual-abort', by: 'temporal-cancel' });
-      expect((await cancelledHistory(handle)).filter((e) => e.activityTaskCancelRequestedEventAttributes)).toHaveLength(1);
+      const events = await cancelledHistory(handle);
+      expect(events.filter((e) => e.timerFiredEventAttributes).length).toBeGreaterThanOrEqual(100);
+      expect(events.filter((e) => e.activityTaskCancelRequestedEventAttributes)).toHaveLength(1);
       expectRestored(ports, m.model, 'aborted');
     });
   }, 90_000);
