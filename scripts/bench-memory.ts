@@ -30,12 +30,13 @@ import { StubPorts } from '../test/helpers/stub-ports';
 import { bundle, quietRuntime, timeSkippingEnv } from '../test/helpers/temporal';
 
 const { values } = parseArgs({
-  options: { n: { type: 'string', default: '200' }, replies: { type: 'string', default: '1,10,20,28,40' }, 'workflow-looks': { type: 'string' } },
+  options: { n: { type: 'string', default: '200' }, replies: { type: 'string' }, 'workflow-looks': { type: 'string' } },
 });
 const N = Number(values.n);
 const WORKFLOW = values['workflow-looks'] !== undefined;
+if (WORKFLOW && values.replies !== undefined) throw new Error('--replies and --workflow-looks: give one (replies are takeChecks\', looks the workflow\'s)');
 const flag = WORKFLOW ? '--workflow-looks' : '--replies';
-const given = values['workflow-looks'] ?? values.replies;
+const given = values['workflow-looks'] ?? values.replies ?? '1,10,20,28,40';
 const STEPS = given.split(',').map((s) => Number(s.trim()));
 const MAX_STEP = WORKFLOW ? 2000 : 200;
 if (!Number.isInteger(N) || N < 1 || N > 2000) throw new Error(`--n '${values.n}': expected a whole number from 1 to 2000`);
@@ -57,6 +58,14 @@ async function main(): Promise<void> {
   const env = WORKFLOW
     ? await timeSkippingEnv()
     : await TestWorkflowEnvironment.createLocal({ server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1', searchAttributes: ALL_SEARCH_ATTRIBUTES } });
+  try {
+    await measure(env);
+  } finally {
+    await env.teardown();
+  }
+}
+
+async function measure(env: TestWorkflowEnvironment): Promise<void> {
   if (WORKFLOW) await registerSearchAttributes(env);
   const looks = heldLooks(12);
   const taskQueue = 'bench-memory';
@@ -106,6 +115,7 @@ async function main(): Promise<void> {
           // One interval at a time: the test server stalls on a single skip of hours over many releases.
           const to = k * LOOK_EVERY_MS + 2 * 60_000;
           while (skipped < to) {
+            if (Date.now() - t0 > 30 * 60_000) throw new Error(`${k} looks not taken in 30 minutes`);
             const step = Math.min(LOOK_EVERY_MS, to - skipped);
             await env.sleep(step);
             skipped += step;
@@ -126,8 +136,12 @@ async function main(): Promise<void> {
         const first = handles[0] as Handle;
         const history = await env.client.workflow.getHandle(first.workflowId).fetchHistory();
         const bytes = history.events?.reduce((n, e) => n + JSON.stringify(e).length, 0) ?? 0;
-        const status = await first.query(statusQuery);
-        if (status.phase !== 'canary') throw new Error(`${first.workflowId} is in ${status.phase}, not baking: the releases no longer did what this bench measures`);
+        const statuses = await Promise.all(handles.map((h) => h.query(statusQuery)));
+        const off = statuses.find((s) => s.phase !== 'canary');
+        if (off) throw new Error(`${off.model} is in ${off.phase}, not baking: the releases no longer did what this bench measures`);
+        const status = statuses[0] as (typeof statuses)[number];
+        const looked = history.events?.filter((e) => e.timerFiredEventAttributes).length ?? 0;
+        if (WORKFLOW && looked < k) throw new Error(`${first.workflowId} took ${looked} looks, not ${k}`);
         const continued = status.timeline.filter((e) => e.type === 'continued-as-new').length;
         console.log(
           `| ${k} | ${kib(bytes)} of JSON, ${continued ? `continued as new ${continued}×` : 'first run'} | ${kib((thread.live - base.live) / N)} | ${kib((thread.total - base.total) / N)} | ${kib((rss - base.rss) / N)} | ${took.toFixed(0)} s |`,
@@ -137,7 +151,6 @@ async function main(): Promise<void> {
     });
   } finally {
     inspected.close();
-    await env.teardown();
   }
 }
 
