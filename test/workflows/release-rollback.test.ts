@@ -198,8 +198,7 @@ describe('cancelled from Temporal', () => {
   it('given a bake whose looks takeChecks takes, after 100 looks the workflow took, when the workflow is cancelled, then the activity is asked to stop and the release is undone as an abort', async () => {
     const ports = new StubPorts();
     // 100 looks a minute apart (about 200 scopes: the first parents long replaced), then looks every 10 s.
-    const plan = [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '100m', interval: '1m' }, { kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] as const;
-    const m = aManifest({ plan: [...plan] });
+    const m = aManifest({ plan: [{ kind: 'setTraffic', percent: 10 }, { kind: 'bake', duration: '100m', interval: '1m' }, { kind: 'setTraffic', percent: 20 }, { kind: 'bake', duration: '24h', interval: '10s' }, { kind: 'fullRollout' }] });
     await h.withWorker(ports, async (q) => {
       const handle = await h.start(q, m);
       const last = await h.until(handle, (s) => s.plan[s.stepIndex]?.kind === 'bake' && s.plan[s.stepIndex - 1]?.description.includes('20%') === true, { step: 60_000 });
