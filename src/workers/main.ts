@@ -7,6 +7,7 @@ import { exitOnStartupFailure, loadConfig, type WorkerConfig } from '../config';
 import { createLogger, PinoSdkLogger, type Logger } from '../logger';
 import { releaseRecordSinks } from '../report/record';
 import { RELEASE_VERSIONING } from '../workflows/release-versioning';
+import { currentAllocator } from './allocator';
 import { workflowSource } from './bundle';
 import { workflowThreadsWithoutStackTraces } from './stack-traces';
 
@@ -69,7 +70,7 @@ export async function runWorker(config: WorkerConfig, logger: Logger, stop?: Pro
     });
     // The SDK starts its workflow threads in Worker.create: none started without the hook means it no longer starts them as it did.
     if (workflowThreadsStarted?.() === 0) throw new Error('WORKER_STACK_TRACES=off: the SDK started no workflow thread the setting could apply to (unset it)');
-    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent, stackTraces: config.stackTraces }, 'worker started');
+    logger.info({ address, namespace, taskQueue, prebuiltBundle: 'workflowBundle' in source, deployment: config.deployment, tuning: config.tuning, heapGrowingPercent: config.heapGrowingPercent, stackTraces: config.stackTraces, allocator: currentAllocator() }, 'worker started');
     void stop?.then(() => worker.getState() === 'RUNNING' && worker.shutdown());
     await worker.run();
     logger.info('worker stopped');

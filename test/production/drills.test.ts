@@ -233,6 +233,11 @@ async function killDrill(queries: boolean): Promise<void> {
   }
 }
 
+it('given the stack, then its workers run on jemalloc, as the image runs the worker', () => {
+  expect(stack.workers).toHaveLength(2);
+  for (const w of stack.workers) expect(w.log()).toMatch(/"msg":"worker started".*"allocator":"jemalloc"|"allocator":"jemalloc".*"msg":"worker started"/);
+});
+
 it('given the worker holding the release SIGKILLed in the shadow, the bake, the approval and the watch, then the release is promoted as without them, and generations never go back', () => killDrill(false), 600_000);
 
 /**

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { ALL_SEARCH_ATTRIBUTES } from '../../src/constants';
-import { WORKER_MALLOC_ARENA_MAX } from '../../support/prod-stack';
+import { IMAGE_JEMALLOC, WORKER_MALLOC_ARENA_MAX } from '../../support/prod-stack';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -90,5 +90,14 @@ describe('the process stack (npm run prod-stack) and docker-compose.yml', () => 
     const image = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8').split(/^FROM /m).at(-1) ?? '';
     const env = image.split('\n').filter((l) => /^ENV MALLOC_ARENA_MAX=/.test(l));
     expect(env).toEqual([`ENV MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`]);
+    // jemalloc under the worker: the image installs and preloads it, compose names the same file, and the
+    // process stack preloads this machine's (findJemalloc) unless the environment says otherwise.
+    expect(image).toMatch(/apt-get install -y --no-install-recommends libjemalloc2\b/);
+    expect(image).toContain(`ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\\.so\\.2$')" ${IMAGE_JEMALLOC}`);
+    expect(image.split('\n').filter((l) => /^ENV LD_PRELOAD=/.test(l))).toEqual([`ENV LD_PRELOAD=${IMAGE_JEMALLOC}`]);
+    expect(image.indexOf('ENV LD_PRELOAD=')).toBeGreaterThan(image.indexOf('ln -s'));
+    expect(compose.services.worker.environment.LD_PRELOAD).toBe(`\${LD_PRELOAD:-${IMAGE_JEMALLOC}}`);
+    expect(text).toMatch(/const preload = process\.env\.LD_PRELOAD \?\? findJemalloc\(\);/);
+    expect(text).toMatch(/^\s+\.\.\.\(preload \? \{ LD_PRELOAD: preload \} : \{\}\),$/m);
   });
 });
