@@ -12,14 +12,16 @@
 //   - visibility: `rollout list --model` and a count by phase, p50 over 20 queries each, with N running;
 //     on the dev server, the Web UI too: its workflow list filtered by phase and by model, loaded in
 //     headless Chromium until the first release's link shows, p50 of 5 loads each.
-//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --growing 20 --stack-traces off --heap 768 --v8=--max-semi-space-size=4 --arenas 2|default --interval 10s --memory --snapshot]
+//   npm run bench:scale [-- --server dev|prod|both --n 100,500,1000,2000 --minutes 2 --cache 500 --wft 10 --la 200 --acts 5000 --pollers autoscaling|N --growing 20 --stack-traces off --heap 768 --v8=--max-semi-space-size=4 --arenas 2|default --malloc jemalloc|glibc|jemalloc,glibc --interval 10s --memory --snapshot]
 // --cache/--wft/--la/--acts set TEMPORAL_MAX_CACHED_WORKFLOWS, TEMPORAL_MAX_CONCURRENT_WORKFLOW_TASKS,
 // TEMPORAL_MAX_CONCURRENT_LOCAL_ACTIVITIES and TEMPORAL_MAX_CONCURRENT_ACTIVITIES on the worker, --pollers both
 // TEMPORAL_WORKFLOW_TASK_POLLERS and TEMPORAL_ACTIVITY_TASK_POLLERS (`autoscaling` or a maximum); omitted,
 // the worker's defaults apply (the SDK's, and 5000 activities). --stack-traces sets WORKER_STACK_TRACES. --growing sets WORKER_HEAP_GROWING_PERCENT
 // (how far V8's heaps grow between full collections). --v8 passes other node/V8 flags. --heap sets the worker's V8 heap limit
 // (node --max-old-space-size, MiB); the SDK's default sticky cache is sized from that limit. --arenas sets
-// MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --profile DIR
+// MALLOC_ARENA_MAX (default 2, as the image runs the worker; `default` leaves glibc's). --malloc runs the worker
+// on jemalloc (preloaded, as the image runs it; the default where libjemalloc2 is installed) or glibc's malloc, or on
+// each in turn (`jemalloc,glibc`), and then prints their RSS side by side. --profile DIR
 // writes the worker's CPU profiles there (node --cpu-prof; one per thread, the workflows' thread included).
 // --memory loads scripts/heap-probe.ts into the worker and adds a table splitting the RSS at its peak: the
 // main thread's V8 heap used (activities, the SDK's bridge), the workflow thread's (the cached releases),
@@ -42,7 +44,7 @@ import { findTemporalServers } from '../src/dev/servers';
 import { parseDuration } from '../src/domain/duration';
 import { histogramQuantile, sampleQuantile } from '../src/domain/quantile';
 import { Gateway } from '../src/gateway/server';
-import { startProdStack, WORKER_MALLOC_ARENA_MAX } from '../support/prod-stack';
+import { findJemalloc, startProdStack, WORKER_MALLOC_ARENA_MAX } from '../support/prod-stack';
 import { freePort } from './bench-util';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -63,6 +65,7 @@ const { values } = parseArgs({
     growing: { type: 'string' },
     'stack-traces': { type: 'string' },
     arenas: { type: 'string', default: WORKER_MALLOC_ARENA_MAX },
+    malloc: { type: 'string' },
     interval: { type: 'string', default: '10s' },
     profile: { type: 'string' },
     memory: { type: 'boolean', default: false },
@@ -73,9 +76,17 @@ const { values } = parseArgs({
 const V8_FLAGS = (values.v8 ?? '').split(/\s+/).filter(Boolean);
 /** How often each release measures its gates: under a minute in `takeChecks`, a minute or more in the workflow. */
 const INTERVAL_MS = parseDuration(values.interval ?? '10s');
+type Malloc = 'jemalloc' | 'glibc';
+/** jemalloc on this machine (Debian's libjemalloc2), or null. */
+const JEMALLOC = findJemalloc();
+/** --malloc: the allocators to run the worker on, each N on each; jemalloc by default, as the image runs the worker. */
+const mallocs = (values.malloc ?? (JEMALLOC ? 'jemalloc' : 'glibc')).split(',') as Malloc[];
 
 interface Row {
+  /** How the tables name the run: the server, and the allocator when the run compares them. */
   server: string;
+  kind: 'dev' | 'prod';
+  malloc: Malloc;
   n: number;
   startS: number;
   baking: Partial<Record<'half' | 'p99' | 'all', number>>;
@@ -273,7 +284,7 @@ async function describeStragglers(client: Client): Promise<void> {
   }
 }
 
-async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise<Row> {
+async function runOne(kind: 'dev' | 'prod', malloc: Malloc, n: number, minutes: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bench-scale-${kind}-${n}-`));
   const closers: (() => Promise<unknown>)[] = [];
   try {
@@ -353,6 +364,9 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const inherited = { ...process.env };
     delete inherited.MALLOC_ARENA_MAX;
     const arenaEnv = values.arenas === 'default' ? {} : { MALLOC_ARENA_MAX: values.arenas };
+    // The allocator: jemalloc preloaded, as the image runs the worker, or glibc's malloc.
+    delete inherited.LD_PRELOAD;
+    const mallocEnv = malloc === 'jemalloc' ? { LD_PRELOAD: JEMALLOC as string } : {};
     const log = fs.openSync(path.join(dir, 'worker.log'), 'a');
     const heap = values.heap ? [`--max-old-space-size=${values.heap}`] : [];
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
@@ -361,7 +375,7 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     // The worker as the image runs it: compiled (main()'s `npm run build`), with the prebuilt bundle.
     const worker: ChildProcess = spawn(process.execPath, [...heap, ...V8_FLAGS, ...profile, ...probe, path.join(ROOT, 'dist', 'workers', 'main.js')], {
       cwd: ROOT,
-      env: { ...inherited, ...arenaEnv, ...workerEnv, NODE_ENV: 'production', WORKFLOW_BUNDLE: path.join(ROOT, 'dist', 'workflow-bundle.js'), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
+      env: { ...inherited, ...arenaEnv, ...mallocEnv, ...workerEnv, NODE_ENV: 'production', WORKFLOW_BUNDLE: path.join(ROOT, 'dist', 'workflow-bundle.js'), ...(probe.length ? { HEAP_PROBE_FILE: probeFile } : {}) },
       stdio: ['ignore', log, log],
     });
     closers.push(async () => {
@@ -369,7 +383,15 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
       await new Promise((r) => (worker.exitCode !== null ? r(null) : worker.once('exit', r)));
     });
     const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-    await poll('the worker', async () => (await fetch(metricsUrl).catch(() => null))?.ok === true, 120_000);
+    const workerLog = path.join(dir, 'worker.log');
+    await poll(
+      'the worker',
+      async () => {
+        if (worker.exitCode !== null || worker.signalCode !== null) throw new Error(`the worker exited (${worker.exitCode ?? worker.signalCode}) before it polled:\n${fs.readFileSync(workerLog, 'utf8').slice(-2_000)}`);
+        return (await fetch(metricsUrl).catch(() => null))?.ok === true;
+      },
+      120_000,
+    );
 
     const connection = await Connection.connect({ address });
     closers.push(() => connection.close());
@@ -464,7 +486,9 @@ async function runOne(kind: 'dev' | 'prod', n: number, minutes: number): Promise
     const countMs = await timeQueries(() => client.workflow.count(`RolloutPhase = "canary"`));
     const [uiPhaseMs = NaN, uiModelMs = NaN] = uiUrl ? await timeWebUi(uiUrl, [`RolloutPhase="canary"`, `RolloutModel="${models[Math.floor(n / 2)]}"`]) : [NaN, NaN];
     return {
-      server: kind,
+      server: mallocs.length > 1 ? `${kind}, ${malloc}` : kind,
+      kind,
+      malloc,
       n,
       startS,
       baking,
@@ -521,23 +545,46 @@ function print(rows: Row[]): void {
   }
 }
 
-/** scripts/heap-probe.ts as plain JavaScript in `dir`, to preload into the compiled worker without a TypeScript loader. */
+/** With --malloc jemalloc,glibc: each N's RSS and CPU on the two allocators side by side. */
+function compareMallocs(rows: Row[]): void {
+  const pairs = rows.filter((r) => r.malloc === 'jemalloc').flatMap((j) => rows.filter((g) => g.malloc === 'glibc' && g.kind === j.kind && g.n === j.n).map((g) => [j, g] as const));
+  if (pairs.length === 0) return;
+  const outside = (r: Row) => (r.memory ? `${r.memory.outsideMiB.toFixed(0)} MiB` : 'n/a (--memory)');
+  console.log('');
+  console.log('| Server | Releases | Worker RSS peak, glibc / jemalloc | jemalloc / glibc | Outside V8, glibc / jemalloc | Worker CPU, glibc / jemalloc (cores) | Drift p99, glibc / jemalloc |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const [j, g] of pairs) {
+    console.log(`| ${j.kind} | ${j.n} | ${g.rssMiB.toFixed(0)} / ${j.rssMiB.toFixed(0)} MiB | ${(j.rssMiB / g.rssMiB).toFixed(2)} | ${outside(g)} / ${outside(j)} | ${g.workerCpu.toFixed(2)} / ${j.workerCpu.toFixed(2)} | ${Math.round(g.driftP99)} / ${Math.round(j.driftP99)} ms |`);
+  }
+}
+
+/**
+ * scripts/heap-probe.ts as plain JavaScript in `dir`, with the module it imports in the same relative place, to
+ * preload into the compiled worker without a TypeScript loader.
+ */
 function compiledProbe(dir: string): string {
-  const { code } = transformFileSync(path.join(ROOT, 'scripts', 'heap-probe.ts'), { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
-  const out = path.join(dir, 'heap-probe.js');
-  fs.writeFileSync(out, code);
-  return out;
+  const compile = (from: string) => {
+    const { code } = transformFileSync(path.join(ROOT, from), { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
+    const out = path.join(dir, 'probe', from.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(out, code);
+    return out;
+  };
+  compile('support/thread-inspector.ts');
+  return compile('scripts/heap-probe.ts');
 }
 
 async function main(): Promise<void> {
   const ns = (values.n ?? '').split(',').map(Number).filter((x) => x > 0);
   const kinds = values.server === 'both' ? (['dev', 'prod'] as const) : [values.server as 'dev' | 'prod'];
   const minutes = Number(values.minutes);
-  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'stack-traces', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ');
+  const tuning = ['cache', 'wft', 'la', 'acts', 'pollers', 'heap', 'growing', 'stack-traces', 'v8', 'arenas'].map((k) => `${k}=${values[k as 'cache'] ?? 'default'}`).join(' ') + ` malloc=${mallocs.join(',')}`;
   process.stderr.write(`bench:scale ${kinds.join('+')} N=${ns.join(',')} window ${minutes} min, looks every ${values.interval}, one worker (${tuning}), ${os.cpus().length} cores\n`);
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
   for (const f of V8_FLAGS) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
+  for (const m of mallocs) if (m !== 'jemalloc' && m !== 'glibc') throw new Error(`--malloc ${values.malloc}: expected jemalloc, glibc, or both comma-separated`);
+  if (mallocs.includes('jemalloc') && !JEMALLOC) throw new Error(`--malloc jemalloc: no libjemalloc.so.2 found (Debian: apt-get install libjemalloc2; npm test's pretest installs it)`);
   // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
   // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript
   // compiler and source maps: about 75 MiB more RSS in all, none of it the product's.
@@ -547,11 +594,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const kind of kinds) {
     for (const n of ns) {
-      rows.push(await runOne(kind, n, minutes));
-      print(rows.slice(-1));
+      for (const malloc of mallocs) {
+        rows.push(await runOne(kind, malloc, n, minutes));
+        print(rows.slice(-1));
+      }
     }
   }
   print(rows);
+  compareMallocs(rows);
 }
 
 main().catch((err: unknown) => {
