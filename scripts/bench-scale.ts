@@ -583,7 +583,7 @@ async function main(): Promise<void> {
   if (minutes * 60_000 < 2 * INTERVAL_MS) throw new Error(`--minutes ${minutes}: a window under two intervals (--interval ${values.interval}) measures no drift; give --minutes ${Math.ceil((2 * INTERVAL_MS) / 60_000)} or more`);
   for (const f of V8_FLAGS) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
-  for (const m of mallocs) if (m !== 'jemalloc' && m !== 'glibc') throw new Error(`--malloc ${values.malloc}: expected jemalloc, glibc, or both comma-separated`);
+  if (mallocs.some((m) => m !== 'jemalloc' && m !== 'glibc') || new Set(mallocs).size !== mallocs.length) throw new Error(`--malloc ${values.malloc}: expected jemalloc, glibc, or both comma-separated, each once`);
   if (mallocs.includes('jemalloc') && !JEMALLOC) throw new Error(`--malloc jemalloc: no libjemalloc.so.2 found (Debian: apt-get install libjemalloc2; npm test's pretest installs it)`);
   // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
   // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript

@@ -58,6 +58,9 @@ export function serverConfigFromImageTemplate(template: string): string {
 
 export interface ProcessHandle {
   child: ChildProcess;
+  /** The file its output goes to, whole. */
+  logFile: string;
+  /** The last 40 lines of it. */
   log(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -70,6 +73,7 @@ function run(bin: string, args: string[], opts: { cwd: string; env?: NodeJS.Proc
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return {
     child,
+    logFile: opts.logFile,
     log: () => fs.readFileSync(opts.logFile, 'utf8').split('\n').slice(-40).join('\n'),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null && child.pid) {
@@ -204,8 +208,9 @@ export const IMAGE_JEMALLOC = '/usr/local/lib/libjemalloc.so.2';
  * null. Debian's libjemalloc2 puts it under the architecture's library directory; npm test's pretest installs it.
  */
 export function findJemalloc(): string | null {
-  const arch = process.arch === 'arm64' ? 'aarch64' : process.arch === 'x64' ? 'x86_64' : process.arch;
-  const candidates = [IMAGE_JEMALLOC, `/usr/lib/${arch}-linux-gnu/libjemalloc.so.2`, '/usr/lib64/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2'];
+  if (fs.existsSync(IMAGE_JEMALLOC)) return IMAGE_JEMALLOC;
+  const multiarch = fs.existsSync('/usr/lib') ? fs.readdirSync('/usr/lib').filter((d) => d.endsWith('-linux-gnu')) : [];
+  const candidates = [...multiarch.map((d) => `/usr/lib/${d}/libjemalloc.so.2`), '/usr/lib64/libjemalloc.so.2', '/usr/lib/libjemalloc.so.2'];
   return candidates.find((f) => fs.existsSync(f)) ?? null;
 }
 
@@ -289,7 +294,10 @@ export async function startProdStack(o: ProdStackOptions = {}): Promise<ProdStac
     const taskQueue = o.taskQueue ?? 'model-rollout';
     const buildId = o.buildId ?? 'dev';
     const workers: ProcessHandle[] = [];
-    const preload = process.env.LD_PRELOAD ?? findJemalloc();
+    // jemalloc added to what the environment preloads, not in place of it.
+    const jemalloc = findJemalloc();
+    const inherited = (process.env.LD_PRELOAD ?? '').split(/[:\s]+/).filter(Boolean);
+    const preload = [...inherited, ...(jemalloc && !inherited.includes(jemalloc) ? [jemalloc] : [])].join(':');
     const startWorker = (extraEnv: Record<string, string> = {}) => {
       const w = run(process.execPath, ['-r', '@swc-node/register', 'src/workers/main.ts'], {
         cwd: ROOT,

@@ -1,15 +1,16 @@
 // Which malloc the worker runs on, from the libraries mapped into it. The image, docker-compose.yml and
 // `npm run prod-stack` preload jemalloc: on glibc's malloc, memory the SDK's core and the bridge free
-// stays in the process (measured: a release the worker caches costs about 240 KiB of RSS outside V8 on
-// glibc, next to nothing on jemalloc; README, "What one worker carries"). The worker logs it at start.
+// stays in the process (measured: a workflow the worker caches costs 244-285 KiB of RSS on glibc, 208-251
+// of it outside V8, and 32 KiB on jemalloc; README, "What one worker carries"). The worker logs it at start.
 import fs from 'node:fs';
 
 export type Allocator = 'jemalloc' | 'glibc' | 'unknown';
 
 /** The allocator named by a process's memory maps (the text of /proc/<pid>/maps). */
 export function allocatorOf(maps: string): Allocator {
-  if (/\/libjemalloc\.so(\.\d+)*$/m.test(maps)) return 'jemalloc';
-  if (/\/libc(\.so\.6|-[\d.]+\.so)$/m.test(maps)) return 'glibc';
+  // A library replaced on disk while mapped (a package upgrade) shows as `path (deleted)`.
+  if (/\/libjemalloc\.so(\.\d+)*( \(deleted\))?$/m.test(maps)) return 'jemalloc';
+  if (/\/libc(\.so\.6|-[\d.]+\.so)( \(deleted\))?$/m.test(maps)) return 'glibc';
   return 'unknown';
 }
 

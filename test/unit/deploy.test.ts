@@ -90,14 +90,15 @@ describe('the process stack (npm run prod-stack) and docker-compose.yml', () => 
     const image = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8').split(/^FROM /m).at(-1) ?? '';
     const env = image.split('\n').filter((l) => /^ENV MALLOC_ARENA_MAX=/.test(l));
     expect(env).toEqual([`ENV MALLOC_ARENA_MAX=${WORKER_MALLOC_ARENA_MAX}`]);
-    // jemalloc under the worker: the image installs and preloads it, compose names the same file, and the
-    // process stack preloads this machine's (findJemalloc) unless the environment says otherwise.
+    // jemalloc under the worker: the image installs and preloads it, and the process stack preloads this
+    // machine's (findJemalloc) beside whatever the environment preloads.
     expect(image).toMatch(/apt-get install -y --no-install-recommends libjemalloc2\b/);
     expect(image).toContain(`ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\\.so\\.2$')" ${IMAGE_JEMALLOC}`);
     expect(image.split('\n').filter((l) => /^ENV LD_PRELOAD=/.test(l))).toEqual([`ENV LD_PRELOAD=${IMAGE_JEMALLOC}`]);
     expect(image.indexOf('ENV LD_PRELOAD=')).toBeGreaterThan(image.indexOf('ln -s'));
-    expect(compose.services.worker.environment.LD_PRELOAD).toBe(`\${LD_PRELOAD:-${IMAGE_JEMALLOC}}`);
-    expect(text).toMatch(/const preload = process\.env\.LD_PRELOAD \?\? findJemalloc\(\);/);
+    // Compose leaves it to the image: a host's own LD_PRELOAD must not replace it in the container.
+    expect(compose.services.worker.environment.LD_PRELOAD).toBeUndefined();
+    expect(text).toMatch(/const jemalloc = findJemalloc\(\);/);
     expect(text).toMatch(/^\s+\.\.\.\(preload \? \{ LD_PRELOAD: preload \} : \{\}\),$/m);
   });
 });

@@ -12,6 +12,9 @@ it('names the allocator from memory maps: jemalloc when mapped, else glibc, else
   expect(allocatorOf([LIBC, JEMALLOC].join('\n'))).toBe('jemalloc');
   expect(allocatorOf(`${LIBC}\n`)).toBe('glibc');
   expect(allocatorOf('7f00-7f01 r-xp 0 fe:00 1 /lib/libc-2.31.so')).toBe('glibc');
+  // Upgraded on disk while mapped: still the library the process runs on.
+  expect(allocatorOf(`${LIBC}\n${JEMALLOC} (deleted)`)).toBe('jemalloc');
+  expect(allocatorOf(`${LIBC} (deleted)`)).toBe('glibc');
   // A file that only mentions the names is not the library.
   expect(allocatorOf('7f00-7f01 r--p 0 fe:00 1 /data/libjemalloc.so.2.notes\n7f00-7f01 r-xp 0 fe:00 2 /lib/ld-musl-x86_64.so.1')).toBe('unknown');
 });
