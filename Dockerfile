@@ -19,7 +19,8 @@ ENV NODE_ENV=production
 # README, "What one worker carries").
 ENV MALLOC_ARENA_MAX=2
 # jemalloc, not glibc's malloc, under the worker: on glibc what the SDK's core and its bridge free stays in
-# the process, about 240 KiB of RSS for every release the worker caches (README, "What one worker carries").
+# the process, 200 to 260 KiB of RSS for every workflow the worker caches (npm run bench:malloc; README,
+# "What one worker carries").
 # Linked to one path on every architecture; the worker logs `allocator: jemalloc` at start.
 RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 && rm -rf /var/lib/apt/lists/* \
   && ln -s "$(dpkg -L libjemalloc2 | grep '/libjemalloc\.so\.2$')" /usr/local/lib/libjemalloc.so.2

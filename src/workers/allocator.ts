@@ -1,7 +1,8 @@
 // Which malloc the worker runs on, from the libraries mapped into it. The image, docker-compose.yml and
 // `npm run prod-stack` preload jemalloc: on glibc's malloc, memory the SDK's core and the bridge free
-// stays in the process (measured: a workflow the worker caches costs 244-285 KiB of RSS on glibc, 208-251
-// of it outside V8, and 32 KiB on jemalloc; README, "What one worker carries"). The worker logs it at start.
+// stays in the process (npm run bench:malloc: a workflow the worker caches costs 263-330 KiB of RSS on glibc,
+// 197-262 of it outside V8, and 94-98 KiB on jemalloc; README, "What one worker carries"). The worker logs it
+// at start.
 import fs from 'node:fs';
 
 export type Allocator = 'jemalloc' | 'glibc' | 'unknown';
