@@ -8,17 +8,20 @@
 //   npm run bench:malloc [-- --n 1000 --malloc glibc-8,glibc-2,jemalloc]
 // glibc-8 is glibc's malloc with its own arenas (8 per core), glibc-2 with MALLOC_ARENA_MAX=2, jemalloc
 // preloads Debian's libjemalloc2 (as the image runs the worker).
+// Take N in the thousands: jemalloc also returns what the worker freed before the first reading (bundling,
+// start-up), which at N = 200 came out as -140 KiB a workflow.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { findTemporalServers } from '../src/dev/servers';
-import { findJemalloc } from '../support/prod-stack';
+import { bundleWorkflows } from '../src/workers/bundle';
 import { isWorkflowThread, ThreadInspector } from '../support/thread-inspector';
 import { quietRuntime } from '../test/helpers/temporal';
+import { requireJemalloc } from './bench-util';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '1000' }, malloc: { type: 'string', default: 'glibc-8,glibc-2,jemalloc' }, child: { type: 'string' } } });
 const N = Number(values.n);
@@ -40,7 +43,7 @@ async function child(address: string): Promise<void> {
   const worker = await Worker.create({
     connection,
     taskQueue,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'bench-malloc-workflow.ts'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } }),
+    workflowBundle: await bundleWorkflows(path.join(__dirname, 'bench-malloc-workflow.ts'), 'ERROR'),
     maxCachedWorkflows: N + 100,
   });
   const inspected = new ThreadInspector();
@@ -78,11 +81,8 @@ async function child(address: string): Promise<void> {
 
 async function main(): Promise<void> {
   const mallocs = (values.malloc ?? '').split(',');
-  const jemalloc = findJemalloc();
-  for (const m of mallocs) {
-    if (!['glibc-8', 'glibc-2', 'jemalloc'].includes(m)) throw new Error(`--malloc ${values.malloc}: expected glibc-8, glibc-2 and/or jemalloc`);
-    if (m === 'jemalloc' && !jemalloc) throw new Error('--malloc jemalloc: no libjemalloc.so.2 found (Debian: apt-get install libjemalloc2; npm test\'s pretest installs it)');
-  }
+  for (const m of mallocs) if (!['glibc-8', 'glibc-2', 'jemalloc'].includes(m)) throw new Error(`--malloc ${values.malloc}: expected glibc-8, glibc-2 and/or jemalloc`);
+  const jemalloc = mallocs.includes('jemalloc') ? requireJemalloc() : null;
   if (!(N > 0)) throw new Error(`--n ${values.n}: expected a number of workflows`);
   quietRuntime();
   const env = await TestWorkflowEnvironment.createLocal({ server: { executable: findTemporalServers(true).devServer, ip: '127.0.0.1' } });

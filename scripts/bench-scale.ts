@@ -45,7 +45,7 @@ import { parseDuration } from '../src/domain/duration';
 import { histogramQuantile, sampleQuantile } from '../src/domain/quantile';
 import { Gateway } from '../src/gateway/server';
 import { findJemalloc, startProdStack, WORKER_MALLOC_ARENA_MAX } from '../support/prod-stack';
-import { freePort } from './bench-util';
+import { freePort, requireJemalloc } from './bench-util';
 
 const ROOT = path.resolve(__dirname, '..');
 const TOKEN = 'bench-scale-admin-token-0000';
@@ -584,7 +584,7 @@ async function main(): Promise<void> {
   for (const f of V8_FLAGS) if (!f.startsWith('--')) throw new Error(`--v8 '${values.v8}': expected node/V8 flags, each starting with --, e.g. --v8=--max-semi-space-size=4`);
   if (!/^(\d+|default)$/.test(values.arenas ?? '')) throw new Error(`--arenas ${values.arenas}: expected a number of malloc arenas, or default`);
   if (mallocs.some((m) => m !== 'jemalloc' && m !== 'glibc') || new Set(mallocs).size !== mallocs.length) throw new Error(`--malloc ${values.malloc}: expected jemalloc, glibc, or both comma-separated, each once`);
-  if (mallocs.includes('jemalloc') && !JEMALLOC) throw new Error(`--malloc jemalloc: no libjemalloc.so.2 found (Debian: apt-get install libjemalloc2; npm test's pretest installs it)`);
+  if (mallocs.includes('jemalloc')) requireJemalloc();
   // Measure the worker the image runs: compiled JavaScript and the prebuilt bundle of today's sources. Run
   // from the TypeScript (`-r @swc-node/register`), each of its two threads would also load the TypeScript
   // compiler and source maps: about 75 MiB more RSS in all, none of it the product's.
